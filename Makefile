@@ -1,0 +1,26 @@
+GO ?= go
+BIN := bin/tokenserver
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build run test test-deps vet fuzz bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tokenserver
+
+## run: serve on the embedded in-memory store with a demo client and user.
+run:
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/tokenserver serve
+
+## test: vet, then every test with the race detector against real PostgreSQL and Redis.
+test: test-deps
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+test-deps:
+	@./scripts/test-deps.sh
+
+clean:
+	rm -rf bin bench-results

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what the integration tests need: a PostgreSQL server (initdb, pg_ctl,
+# postgres) and redis-server. On Debian/Ubuntu as root it uses apt-get; elsewhere
+# it says what to install. The tests start their own servers on loopback ports.
+set -euo pipefail
+
+have_pg() {
+  command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+}
+have_redis() { command -v redis-server >/dev/null 2>&1; }
+
+missing=()
+have_pg || missing+=(postgresql)
+have_redis || missing+=(redis-server)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "test-deps: installing ${missing[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts the packaged services; the tests run their own on random ports.
+  for s in redis-server postgresql; do
+    (command -v systemctl >/dev/null && systemctl stop "$s") >/dev/null 2>&1 || true
+    (command -v service >/dev/null && service "$s" stop) >/dev/null 2>&1 || true
+  done
+  exit 0
+fi
+
+cat >&2 <<MSG
+test-deps: missing ${missing[*]}.
+  The storage tests start a real PostgreSQL (initdb, pg_ctl) and a real redis-server on loopback ports.
+  Debian/Ubuntu: sudo apt-get install postgresql redis-server
+  macOS:         brew install postgresql@15 redis
+  Without them the integration tests are skipped locally (and fail when CI=true).
+MSG
+[ "${CI:-}" = true ] && exit 1
+exit 0
