@@ -1,0 +1,66 @@
+// Package password hashes and verifies user passwords for tokenserver.
+//
+// # Stored formats
+//
+// New hashes are argon2id (RFC 9106) in the PHC string format used by the
+// reference implementation and by passlib:
+//
+//	$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>
+//
+// where m is memory in KiB, t the number of passes, p the parallelism, and salt
+// and hash are standard base64 without padding. Only version 19 (0x13) and
+// exactly the parameters m, t, p in that order are accepted. Verify always
+// takes the parameters from the stored string, never from the Hasher, so hashes
+// made with older settings keep working. Parsed parameters are bounded
+// (m ≤ 1 GiB, 1 ≤ t ≤ 100, 1 ≤ p ≤ 16, m ≥ 8·p, salt 8–64 bytes, hash 16–128
+// bytes) so a hostile stored hash cannot make the server allocate without limit.
+//
+// Imported hashes are also verified. bcrypt is accepted as $2a$, $2b$ and $2y$
+// (the same algorithm; $2y$ is PHP's name for it) with costs 4–16; higher
+// costs take many seconds of CPU per check and are rejected as malformed. As
+// in every bcrypt implementation, only the first 72 bytes of the password
+// count.
+//
+// Salted bcrypt is for applications (typically FastAPI/passlib) that stored
+// bcrypt(password + salt) with a per-user salt in a separate column. We store
+// it as
+//
+//	$bcrypt-salted$<salt>$<bcrypt hash>
+//
+// where salt is the application's salt string in base64url without padding
+// (1–256 bytes once decoded) and the bcrypt hash is one of the forms above,
+// starting with its own '$'. Build it with SaltedBcrypt. Verification computes
+// bcrypt(password + salt); only the first 72 bytes of the concatenation count,
+// which is what the original application did.
+//
+// A successful Verify reports needsRehash for every non-argon2id hash and for
+// argon2id hashes with any parameter (m, t, p, salt or hash length) weaker than
+// the Hasher's; the caller then stores a fresh Hash of the password it just
+// verified. Stronger hashes are left alone: lowering the configured cost never
+// silently downgrades stored hashes.
+//
+// # Why a semaphore
+//
+// argon2id is memory-hard on purpose: each computation allocates m KiB and
+// keeps a CPU busy for its whole duration. Without a bound, a burst of login
+// attempts makes the process allocate requests × m KiB and every login slows
+// down together until the process is killed for memory. Every argon2id and
+// bcrypt computation (Hash, Verify, VerifyDummy) therefore takes one of
+// MaxConcurrent slots. A caller waits at most QueueTimeout (and never past its
+// context) for a slot, then gets ErrBusy, which the HTTP layer answers with 503
+// and Retry-After. Nothing is started in the background, so the work in flight
+// is always bounded.
+//
+// Memory math: hashing memory is at most MaxConcurrent × m KiB for hashes made
+// at the Hasher's parameters. At the OWASP minimum (m = 19456 KiB = 19 MiB) and
+// MaxConcurrent = 8 that is 152 MiB. Stored hashes with larger m cost
+// proportionally more, up to the 1 GiB per-hash bound; hashes only enter the
+// store through Hash or through an import validated with Check.
+//
+// # Timing
+//
+// Passwords longer than MaxPasswordBytes are rejected with ErrTooLong before
+// any hashing or waiting. VerifyDummy verifies against a hash computed once per
+// Hasher at its own parameters, so a login for an unknown user costs the same
+// as a wrong password for a known one.
+package password
