@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tokenserver/tokenserver/keys"
+	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/memory"
+	"github.com/tokenserver/tokenserver/store/postgres"
+	"github.com/tokenserver/tokenserver/store/redis"
+	"github.com/tokenserver/tokenserver/store/tiered"
+)
+
+// storeFlags are the settings that choose and reach the storage backends.
+type storeFlags struct {
+	databaseURL        string
+	dbMaxConns         int
+	dbConnectTimeout   time.Duration
+	dbStatementTimeout time.Duration
+	redisURL           string
+	redisPrefix        string
+	kek                string
+	kekFile            string
+}
+
+func (f *storeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL; empty runs on the embedded in-memory store")
+	fs.IntVar(&f.dbMaxConns, "db-max-conns", 20, "PostgreSQL pool size")
+	fs.DurationVar(&f.dbConnectTimeout, "db-connect-timeout", 3*time.Second, "PostgreSQL connect timeout")
+	fs.DurationVar(&f.dbStatementTimeout, "db-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
+	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL (redis://, rediss://, redis+sentinel://); needed for revocation push and shared login throttling")
+	fs.StringVar(&f.redisPrefix, "redis-prefix", "tokenserver:", "prefix of every Redis key and channel")
+	fs.StringVar(&f.kek, "kek", "", "key-encryption key for signing keys at rest: 32 random bytes, base64 (required with a database)")
+	fs.StringVar(&f.kekFile, "kek-file", "", "file holding the key-encryption key (alternative to --kek)")
+}
+
+// sealer returns the AES-GCM sealer for signing keys at rest. With a database
+// a KEK is required: we refuse to store private keys in the clear. The
+// in-memory store gets a random per-process KEK.
+func (f *storeFlags) sealer() (*keys.Sealer, error) {
+	raw := f.kek
+	if raw == "" && f.kekFile != "" {
+		b, err := os.ReadFile(f.kekFile)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", envName("kek-file"), err)
+		}
+		raw = strings.TrimSpace(string(b))
+	}
+	if raw == "" {
+		if f.databaseURL != "" {
+			return nil, fmt.Errorf("%s (or %s) is required with DATABASE_URL: signing keys are stored encrypted; generate one with `head -c 32 /dev/urandom | base64`",
+				envName("kek"), envName("kek-file"))
+		}
+		kek, err := randomBytes(32)
+		if err != nil {
+			return nil, err
+		}
+		return keys.NewSealer(kek)
+	}
+	kek, err := keys.ParseKEK(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", envName("kek"), err)
+	}
+	return keys.NewSealer(kek)
+}
+
+// backends is the set of stores the server and the admin commands use.
+type backends struct {
+	users       store.UserStore
+	clients     store.ClientStore
+	refresh     store.RefreshTokenStore
+	revocations store.RevocationStore
+	feed        store.RevocationFeed
+	throttle    store.LoginThrottle
+	keys        store.KeyStore
+	// ready checks every dependency for /readyz.
+	ready []func(context.Context) error
+	// reseed copies the durable revocations into the Redis cache; nil when
+	// there is no cache.
+	reseed func(context.Context) error
+	// pg is set when running against PostgreSQL.
+	pg *postgres.Store
+	// memory is true for the embedded default.
+	memory  bool
+	closers []func()
+}
+
+func (b *backends) Close() {
+	for i := len(b.closers) - 1; i >= 0; i-- {
+		b.closers[i]()
+	}
+}
+
+// openBackends opens the embedded memory store when no database is
+// configured, otherwise PostgreSQL (users, clients, refresh tokens, keys, the
+// durable revocation record) and, when REDIS_URL is set, Redis (revocation
+// cache, revocation feed, login throttling).
+func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logger *slog.Logger) (*backends, error) {
+	if f.databaseURL == "" {
+		if f.redisURL != "" {
+			return nil, errors.New("REDIS_URL is set but DATABASE_URL is not: Redis is a cache of the PostgreSQL record; set DATABASE_URL too")
+		}
+		m := memory.New(now)
+		return &backends{
+			users: m, clients: m, refresh: m, revocations: m, feed: m, throttle: m, keys: m,
+			memory: true,
+		}, nil
+	}
+	b := &backends{}
+	pg, err := postgres.Open(ctx, postgres.Config{
+		URL:              f.databaseURL,
+		MaxConns:         int32(f.dbMaxConns),
+		ConnectTimeout:   f.dbConnectTimeout,
+		StatementTimeout: f.dbStatementTimeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	b.closers = append(b.closers, pg.Close)
+	b.pg = pg
+	b.users, b.clients, b.refresh, b.keys = pg, pg, pg, pg
+	b.ready = append(b.ready, pg.Ping)
+
+	local := memory.New(now) // in-process fallbacks
+	if f.redisURL == "" {
+		logger.Warn("REDIS_URL is not set: revocations are checked in PostgreSQL and not pushed to other instances; login throttling is per process")
+		b.revocations, b.feed, b.throttle = pg, local, local
+		return b, nil
+	}
+	rd, err := redis.Open(ctx, redis.Config{URL: f.redisURL, Prefix: f.redisPrefix})
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	b.closers = append(b.closers, func() { _ = rd.Close() })
+	revs := tiered.NewRevocations(pg, rd, logger)
+	b.revocations = revs
+	b.feed = rd
+	b.throttle = tiered.NewThrottle(rd, local, logger)
+	b.ready = append(b.ready, rd.Ping)
+	b.reseed = func(ctx context.Context) error { return revs.Reseed(ctx, now()) }
+	return b, nil
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/tokenserver"
+)
+
+const clientUsage = "add|list|delete [flags] [CLIENT_ID]"
+
+// minClientSecret is the shortest secret `client add` accepts from stdin.
+// Client secrets are stored as SHA-256 (they are machine secrets, not human
+// passwords), which is only safe for high-entropy secrets.
+const minClientSecret = 32
+
+// supportedGrants are the grant types a client may be registered for.
+var supportedGrants = []string{"password", "refresh_token"}
+
+func runClient(ctx context.Context, e env, args []string) error {
+	return subcommand(ctx, e, "client", args, map[string]func(context.Context, env, []string) error{
+		"add":    clientAdd,
+		"list":   clientList,
+		"delete": clientDelete,
+	}, clientUsage)
+}
+
+func clientAdd(ctx context.Context, e env, args []string) error {
+	a := &adminFlags{}
+	fs := newFlagSet("client add", "client add [flags] CLIENT_ID   (secret on stdin, or --generate-secret, or --public)", e.stderr)
+	a.register(fs)
+	var (
+		generate, public           bool
+		grants                     = listFlag{"password", "refresh_token"}
+		scopes, audience           listFlag
+		accessTTL, idleTTL, absTTL time.Duration
+	)
+	fs.BoolVar(&generate, "generate-secret", false, "generate a secret and print it once")
+	fs.BoolVar(&public, "public", false, "a public client: authenticates with client_id only")
+	fs.Var(&grants, "grants", "allowed grant types, comma-separated")
+	fs.Var(&scopes, "scopes", "allowed scopes, comma-separated")
+	fs.Var(&audience, "audience", "aud of this client's access tokens, comma-separated (default: the server's)")
+	fs.DurationVar(&accessTTL, "client-access-token-ttl", 0, "this client's access token lifetime (0 = server default)")
+	fs.DurationVar(&idleTTL, "client-refresh-idle-ttl", 0, "this client's refresh idle lifetime (0 = server default)")
+	fs.DurationVar(&absTTL, "client-refresh-absolute-ttl", 0, "this client's refresh absolute lifetime (0 = server default)")
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
+		fs.Usage()
+		return errUsage
+	}
+	id := strings.TrimSpace(fs.Arg(0))
+	if generate && public {
+		return errors.New("--generate-secret and --public exclude each other")
+	}
+	for _, g := range grants {
+		if !slices.Contains(supportedGrants, g) {
+			return fmt.Errorf("--grants: unsupported grant type %q (supported: %s)", g, strings.Join(supportedGrants, ", "))
+		}
+	}
+	for _, s := range scopes {
+		if strings.ContainsAny(s, " \"\\") {
+			return fmt.Errorf("--scopes: invalid scope %q (RFC 6749 §3.3)", s)
+		}
+	}
+	if accessTTL < 0 || idleTTL < 0 || absTTL < 0 {
+		return errors.New("client lifetimes must not be negative")
+	}
+
+	var secret, secretHash string
+	switch {
+	case public:
+	case generate:
+		b, err := randomBytes(32)
+		if err != nil {
+			return err
+		}
+		secret = base64.RawURLEncoding.EncodeToString(b)
+		secretHash = tokenserver.HashClientSecret(secret)
+	default:
+		s, err := readSecretLine(e.stdin, "client secret")
+		if err != nil {
+			return fmt.Errorf("%w (or use --generate-secret or --public)", err)
+		}
+		if len(s) < minClientSecret {
+			return fmt.Errorf("client secret too short: at least %d characters of random data (or use --generate-secret)", minClientSecret)
+		}
+		secretHash = tokenserver.HashClientSecret(s)
+	}
+
+	b, err := openAdmin(ctx, e, a)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	err = b.clients.CreateClient(ctx, store.Client{
+		ID: id, SecretHash: secretHash, Grants: grants, Scopes: scopes, Audience: audience,
+		AccessTokenTTL: accessTTL, RefreshIdleTTL: idleTTL, RefreshAbsoluteTTL: absTTL,
+		CreatedAt: time.Now(),
+	})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("client %q already exists", id)
+	}
+	if err != nil {
+		return fmt.Errorf("add client: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "client %s added\n", id)
+	if secret != "" {
+		fmt.Fprintf(e.stdout, "client secret (shown once, store it now): %s\n", secret)
+	}
+	return nil
+}
+
+func clientList(ctx context.Context, e env, args []string) error {
+	a := &adminFlags{}
+	fs := newFlagSet("client list", "client list [flags]", e.stderr)
+	a.register(fs)
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return err
+	}
+	b, err := openAdmin(ctx, e, a)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	clients, err := b.clients.ListClients(ctx)
+	if err != nil {
+		return fmt.Errorf("list clients: %w", err)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT_ID\tTYPE\tGRANTS\tSCOPES\tAUDIENCE\tCREATED")
+	for _, c := range clients {
+		typ := "confidential"
+		if c.Public() {
+			typ = "public"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, typ, strings.Join(c.Grants, ","),
+			strings.Join(c.Scopes, ","), strings.Join(c.Audience, ","), c.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func clientDelete(ctx context.Context, e env, args []string) error {
+	a := &adminFlags{}
+	fs := newFlagSet("client delete", "client delete [flags] CLIENT_ID", e.stderr)
+	a.register(fs)
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errUsage
+	}
+	b, err := openAdmin(ctx, e, a)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	err = b.clients.DeleteClient(ctx, fs.Arg(0))
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no client %q", fs.Arg(0))
+	}
+	if err != nil {
+		return fmt.Errorf("delete client: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "client %s deleted\n", fs.Arg(0))
+	return nil
+}

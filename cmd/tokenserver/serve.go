@@ -1,0 +1,343 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tokenserver/tokenserver/keys"
+	"github.com/tokenserver/tokenserver/tokenserver"
+	"github.com/tokenserver/tokenserver/tokenserver/password"
+)
+
+// serveConfig is everything `tokenserver serve` is configured with.
+type serveConfig struct {
+	store storeFlags
+
+	addr            string
+	issuer          string
+	audience        listFlag
+	scopes          listFlag
+	accessTTL       time.Duration
+	refreshIdleTTL  time.Duration
+	refreshAbsTTL   time.Duration
+	reuseLeeway     time.Duration
+	signingAlg      string
+	publishAlgs     listFlag
+	rotationPeriod  time.Duration
+	jwksMaxAge      time.Duration
+	migrate         bool
+	demoUser        string
+	demoClient      string
+	hashConcurrency int
+	hashQueue       time.Duration
+	argon2Memory    uint
+	argon2Time      uint
+	argon2Threads   uint
+	throttleUser    int
+	throttleIP      int
+	throttleWindow  time.Duration
+	trustedProxies  listFlag
+	logLevel        string
+	logFormat       string
+	shutdownTimeout time.Duration
+}
+
+const (
+	defaultDemoUser   = "demo:demo-password"
+	defaultDemoClient = "demo-client:demo-secret"
+)
+
+func parseServeConfig(e env, args []string) (*serveConfig, error) {
+	c := &serveConfig{}
+	fs := newFlagSet("serve", "serve [flags]", e.stderr)
+	c.store.register(fs)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&c.issuer, "issuer", "", "issuer URL (iss claim and discovery); default http://<addr>")
+	fs.Var(&c.audience, "audience", "default aud of access tokens, comma-separated (default: the issuer)")
+	fs.Var(&c.scopes, "scopes", "scopes advertised in discovery metadata, comma-separated")
+	fs.DurationVar(&c.accessTTL, "access-token-ttl", 15*time.Minute, "access token lifetime")
+	fs.DurationVar(&c.refreshIdleTTL, "refresh-idle-ttl", 14*24*time.Hour, "refresh token idle lifetime")
+	fs.DurationVar(&c.refreshAbsTTL, "refresh-absolute-ttl", 90*24*time.Hour, "refresh session absolute lifetime")
+	fs.DurationVar(&c.reuseLeeway, "refresh-reuse-leeway", 0, "grace period in which a client may retry a refresh whose response it lost (0 = off)")
+	fs.StringVar(&c.signingAlg, "signing-alg", "ES256", "access token signing algorithm: ES256, RS256 or EdDSA")
+	fs.Var(&c.publishAlgs, "publish-algs", "extra algorithms whose keys are kept published, comma-separated")
+	fs.DurationVar(&c.rotationPeriod, "key-rotation-period", 30*24*time.Hour, "how often the signing key rotates (0 = only on demand)")
+	fs.DurationVar(&c.jwksMaxAge, "jwks-max-age", 10*time.Minute, "JWKS Cache-Control max-age; a new key is published this long before it signs")
+	fs.BoolVar(&c.migrate, "migrate", false, "apply database migrations before serving")
+	fs.StringVar(&c.demoUser, "demo-user", defaultDemoUser, "embedded mode only: demo user NAME:PASSWORD")
+	fs.StringVar(&c.demoClient, "demo-client", defaultDemoClient, "embedded mode only: demo client ID:SECRET")
+	fs.IntVar(&c.hashConcurrency, "hash-concurrency", 0, "password hashes computed at once (0 = number of CPUs)")
+	fs.DurationVar(&c.hashQueue, "hash-queue-timeout", 2*time.Second, "how long a login may wait for a hashing slot before 503")
+	fs.UintVar(&c.argon2Memory, "argon2-memory", 19456, "argon2id memory for new hashes, KiB (OWASP minimum 19456)")
+	fs.UintVar(&c.argon2Time, "argon2-time", 2, "argon2id iterations for new hashes (OWASP minimum 2)")
+	fs.UintVar(&c.argon2Threads, "argon2-threads", 1, "argon2id parallelism for new hashes")
+	fs.IntVar(&c.throttleUser, "throttle-user-failures", 5, "failed logins allowed per (username, client IP) per window")
+	fs.IntVar(&c.throttleIP, "throttle-ip-failures", 100, "failed logins allowed per client IP per window")
+	fs.DurationVar(&c.throttleWindow, "throttle-window", 5*time.Minute, "login throttling window")
+	fs.Var(&c.trustedProxies, "trusted-proxies", "CIDRs of reverse proxies whose X-Forwarded-For is trusted, comma-separated")
+	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	return c, c.validate()
+}
+
+// validate checks the settings that no later constructor checks, naming the
+// setting in every error.
+func (c *serveConfig) validate() error {
+	var errs []error
+	bad := func(flagName, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("--%s [%s]: %s", flagName, envName(flagName), fmt.Sprintf(format, a...)))
+	}
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		bad("addr", "%v", err)
+	}
+	if c.issuer == "" {
+		c.issuer = "http://" + c.addr
+	}
+	if u, err := url.Parse(c.issuer); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		bad("issuer", "must be an absolute http(s) URL, got %q", c.issuer)
+	}
+	for name, d := range map[string]time.Duration{
+		"access-token-ttl": c.accessTTL, "refresh-idle-ttl": c.refreshIdleTTL,
+		"refresh-absolute-ttl": c.refreshAbsTTL, "jwks-max-age": c.jwksMaxAge,
+		"hash-queue-timeout": c.hashQueue, "throttle-window": c.throttleWindow, "shutdown-timeout": c.shutdownTimeout,
+	} {
+		if d <= 0 {
+			bad(name, "must be positive, got %s", d)
+		}
+	}
+	if c.refreshIdleTTL > c.refreshAbsTTL {
+		bad("refresh-idle-ttl", "must not exceed --refresh-absolute-ttl")
+	}
+	if c.reuseLeeway < 0 || c.reuseLeeway > time.Minute {
+		bad("refresh-reuse-leeway", "must be between 0 and 1m, got %s", c.reuseLeeway)
+	}
+	if c.rotationPeriod < 0 {
+		bad("key-rotation-period", "must not be negative")
+	}
+	switch c.signingAlg {
+	case "ES256", "RS256", "EdDSA":
+	default:
+		bad("signing-alg", "must be ES256, RS256 or EdDSA, got %q", c.signingAlg)
+	}
+	if c.hashConcurrency < 0 {
+		bad("hash-concurrency", "must not be negative")
+	}
+	if c.throttleUser <= 0 {
+		bad("throttle-user-failures", "must be positive")
+	}
+	if c.throttleIP <= 0 {
+		bad("throttle-ip-failures", "must be positive")
+	}
+	if _, _, ok := strings.Cut(c.demoUser, ":"); !ok {
+		bad("demo-user", "must be NAME:PASSWORD")
+	}
+	if _, _, ok := strings.Cut(c.demoClient, ":"); !ok {
+		bad("demo-client", "must be ID:SECRET")
+	}
+	for _, p := range c.trustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil {
+			bad("trusted-proxies", "%v", err)
+		}
+	}
+	if _, err := parseLogLevel(c.logLevel); err != nil {
+		bad("log-level", "%v", err)
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		bad("log-format", "must be text or json")
+	}
+	return errors.Join(errs...)
+}
+
+func runServe(ctx context.Context, e env, args []string) error {
+	cfg, err := parseServeConfig(e, args)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(e.stderr, cfg.logLevel, cfg.logFormat)
+	now := time.Now
+
+	b, err := openBackends(ctx, &cfg.store, now, logger)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if b.pg != nil && cfg.migrate {
+		if err := b.pg.Migrate(ctx); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+	}
+
+	hasher, err := password.NewHasher(password.Config{
+		Params: password.Params{
+			Memory: uint32(cfg.argon2Memory), Time: uint32(cfg.argon2Time), Threads: uint8(cfg.argon2Threads),
+			KeyLen: password.OWASP().KeyLen, SaltLen: password.OWASP().SaltLen,
+		},
+		MaxConcurrent: cfg.hashConcurrency,
+		QueueTimeout:  cfg.hashQueue,
+	})
+	if err != nil {
+		return fmt.Errorf("password hashing settings: %w", err)
+	}
+
+	sealer, err := cfg.store.sealer()
+	if err != nil {
+		return err
+	}
+	km, err := keys.NewManager(ctx, keys.Config{
+		Store:             b.keys,
+		Sealer:            sealer,
+		Algorithm:         cfg.signingAlg,
+		PublishAlgorithms: cfg.publishAlgs,
+		RotationPeriod:    cfg.rotationPeriod,
+		MaxAge:            cfg.jwksMaxAge,
+		MaxTokenTTL:       cfg.accessTTL,
+		Now:               now,
+		Logger:            logger,
+	})
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+
+	if b.memory {
+		if err := seedDemo(ctx, e, b, hasher, cfg, now()); err != nil {
+			return err
+		}
+	}
+
+	srv, err := tokenserver.New(tokenserver.Config{
+		Issuer:             cfg.issuer,
+		Audience:           cfg.audience,
+		Scopes:             cfg.scopes,
+		AccessTokenTTL:     cfg.accessTTL,
+		RefreshIdleTTL:     cfg.refreshIdleTTL,
+		RefreshAbsoluteTTL: cfg.refreshAbsTTL,
+		RefreshReuseLeeway: cfg.reuseLeeway,
+		Users:              b.users,
+		Clients:            b.clients,
+		Refresh:            b.refresh,
+		Revocations:        b.revocations,
+		Feed:               b.feed,
+		Throttle:           b.throttle,
+		ThrottleLimits: tokenserver.ThrottleLimits{
+			UserFailures: cfg.throttleUser, IPFailures: cfg.throttleIP, Window: cfg.throttleWindow,
+		},
+		TrustedProxies: cfg.trustedProxies,
+		Keys:           km,
+		Hasher:         hasher,
+		Now:            now,
+		Logger:         logger,
+		Ready:          append(b.ready, func(context.Context) error { return km.Ready() }),
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return fmt.Errorf("--addr [%s]: %w", envName("addr"), err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		// No WriteTimeout: the revocation stream is long-lived; every other
+		// handler writes small bodies and runs under its request's deadline.
+		IdleTimeout:    90 * time.Second,
+		MaxHeaderBytes: 16 << 10,
+		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+
+	// Background work ends with runCtx; the server's Shutdown ends it too.
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := km.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			logger.Error("key manager stopped", "err", err)
+		}
+	})
+	if b.reseed != nil {
+		wg.Go(func() { reseedOnResync(runCtx, b, logger) })
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+	logger.Info("tokenserver listening", "addr", ln.Addr().String(), "issuer", cfg.issuer,
+		"store", map[bool]string{true: "memory", false: "postgres"}[b.memory], "version", version)
+
+	select {
+	case err := <-serveErr:
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	cancel()
+	shutdownCtx, stop := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer stop()
+	err = httpSrv.Shutdown(shutdownCtx)
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// reseedOnResync keeps the Redis revocation cache complete: it copies the
+// durable record into Redis on start and whenever the feed reconnects (a
+// Redis restart or FLUSHALL may have lost entries).
+func reseedOnResync(ctx context.Context, b *backends, logger *slog.Logger) {
+	for ctx.Err() == nil {
+		events, err := b.feed.Subscribe(ctx)
+		if err != nil {
+			logger.Warn("revocation feed: subscribe failed; retrying", "err", err)
+			sleepCtx(ctx, 2*time.Second)
+			continue
+		}
+		for ev := range events {
+			if !ev.Resync {
+				continue
+			}
+			if err := b.reseed(ctx); err != nil {
+				logger.Warn("revocation cache: reseed from PostgreSQL failed", "err", err)
+				continue
+			}
+			logger.Info("revocation cache: reseeded from PostgreSQL")
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("random: %w", err)
+	}
+	return b, nil
+}

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/tokenserver/password"
+)
+
+const userUsage = "add|set-password|disable|enable|delete|list|import|revoke-sessions [flags] [USERNAME|FILE]"
+
+func runUser(ctx context.Context, e env, args []string) error {
+	return subcommand(ctx, e, "user", args, map[string]func(context.Context, env, []string) error{
+		"add":             userAdd,
+		"set-password":    userSetPassword,
+		"disable":         func(ctx context.Context, e env, a []string) error { return userSetDisabled(ctx, e, a, true) },
+		"enable":          func(ctx context.Context, e env, a []string) error { return userSetDisabled(ctx, e, a, false) },
+		"delete":          userDelete,
+		"list":            userList,
+		"import":          userImport,
+		"revoke-sessions": userRevokeSessions,
+	}, userUsage)
+}
+
+// userCommand parses an admin command that takes exactly one argument and
+// opens the backends.
+func userCommand(ctx context.Context, e env, name, argName string, args []string) (*backends, *adminFlags, string, error) {
+	a := &adminFlags{}
+	fs := newFlagSet("user "+name, "user "+name+" [flags] "+argName, e.stderr)
+	a.register(fs)
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return nil, nil, "", err
+	}
+	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
+		fs.Usage()
+		return nil, nil, "", errUsage
+	}
+	b, err := openAdmin(ctx, e, a)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return b, a, strings.TrimSpace(fs.Arg(0)), nil
+}
+
+func newAdminHasher() (*password.Hasher, error) {
+	return password.NewHasher(password.Config{MaxConcurrent: 1})
+}
+
+func userAdd(ctx context.Context, e env, args []string) error {
+	b, _, username, err := userCommand(ctx, e, "add", "USERNAME", args)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	pw, err := readSecretLine(e.stdin, "password")
+	if err != nil {
+		return err
+	}
+	h, err := newAdminHasher()
+	if err != nil {
+		return err
+	}
+	hash, err := h.Hash(ctx, pw)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	now := time.Now()
+	id := newUUID()
+	err = b.users.CreateUser(ctx, store.User{ID: id, Username: username, PasswordHash: hash,
+		CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("user %q already exists", username)
+	}
+	if err != nil {
+		return fmt.Errorf("add user: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "user %s added (id %s)\n", username, id)
+	return nil
+}
+
+// lookupUser returns the user or an error that names the missing username.
+func lookupUser(ctx context.Context, b *backends, username string) (store.User, error) {
+	u, err := b.users.UserByName(ctx, username)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.User{}, fmt.Errorf("no user %q", username)
+	}
+	if err != nil {
+		return store.User{}, fmt.Errorf("find user: %w", err)
+	}
+	return u, nil
+}
+
+func userSetPassword(ctx context.Context, e env, args []string) error {
+	b, a, username, err := userCommand(ctx, e, "set-password", "USERNAME", args)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	u, err := lookupUser(ctx, b, username)
+	if err != nil {
+		return err
+	}
+	pw, err := readSecretLine(e.stdin, "password")
+	if err != nil {
+		return err
+	}
+	h, err := newAdminHasher()
+	if err != nil {
+		return err
+	}
+	hash, err := h.Hash(ctx, pw)
+	if err != nil {
+		return fmt.Errorf("hash password: %w", err)
+	}
+	now := time.Now()
+	if err := b.users.SetPassword(ctx, u.ID, hash, now); err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	// A new password ends every session of the old one.
+	n, err := revokeUserSessions(ctx, b, u.ID, a.accessTTL, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "password of %s changed; %d session(s) revoked\n", username, n)
+	return nil
+}
+
+func userSetDisabled(ctx context.Context, e env, args []string, disabled bool) error {
+	name := map[bool]string{true: "disable", false: "enable"}[disabled]
+	b, a, username, err := userCommand(ctx, e, name, "USERNAME", args)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	u, err := lookupUser(ctx, b, username)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if err := b.users.SetDisabled(ctx, u.ID, disabled, now); err != nil {
+		return fmt.Errorf("%s user: %w", name, err)
+	}
+	if !disabled {
+		fmt.Fprintf(e.stdout, "user %s enabled\n", username)
+		return nil
+	}
+	n, err := revokeUserSessions(ctx, b, u.ID, a.accessTTL, now)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "user %s disabled; %d session(s) revoked\n", username, n)
+	return nil
+}
+
+func userDelete(ctx context.Context, e env, args []string) error {
+	b, a, username, err := userCommand(ctx, e, "delete", "USERNAME", args)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	u, err := lookupUser(ctx, b, username)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	// Revoke first: deleting removes the families, and access tokens already
+	// issued must stop working too.
+	if _, err := revokeUserSessions(ctx, b, u.ID, a.accessTTL, now); err != nil {
+		return err
+	}
+	if err := b.users.DeleteUser(ctx, u.ID); err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "user %s deleted\n", username)
+	return nil
+}
+
+func userRevokeSessions(ctx context.Context, e env, args []string) error {
+	b, a, username, err := userCommand(ctx, e, "revoke-sessions", "USERNAME", args)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	u, err := lookupUser(ctx, b, username)
+	if err != nil {
+		return err
+	}
+	n, err := revokeUserSessions(ctx, b, u.ID, a.accessTTL, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%d session(s) of %s revoked; access tokens issued until now are rejected\n", n, username)
+	return nil
+}
+
+func userList(ctx context.Context, e env, args []string) error {
+	a := &adminFlags{}
+	fs := newFlagSet("user list", "user list [flags]", e.stderr)
+	a.register(fs)
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return err
+	}
+	b, err := openAdmin(ctx, e, a)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	users, err := b.users.ListUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tID\tSTATUS\tHASH\tCREATED\tPASSWORD CHANGED")
+	for _, u := range users {
+		status := "enabled"
+		if u.Disabled {
+			status = "disabled"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.ID, status, hashScheme(u.PasswordHash),
+			u.CreatedAt.UTC().Format(time.RFC3339), u.PasswordChangedAt.UTC().Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+// hashScheme names a hash's scheme without revealing any of it.
+func hashScheme(h string) string {
+	if parts := strings.SplitN(h, "$", 3); len(parts) >= 2 && parts[0] == "" {
+		return parts[1]
+	}
+	return "unknown"
+}
+
+// importLine is one line of `user import`: a username and an existing hash.
+type importLine struct {
+	Username string `json:"username"`
+	Hash     string `json:"hash"`
+	// Salt, when set, means Hash is bcrypt over password+salt.
+	Salt     string `json:"salt"`
+	Disabled bool   `json:"disabled"`
+}
+
+// userImport loads users with their existing hashes, so a team can move
+// without a password reset; hashes are upgraded to argon2id at next login.
+// Every bad line is reported with its number and nothing of it is written;
+// the command exits non-zero if any line was bad.
+func userImport(ctx context.Context, e env, args []string) error {
+	b, _, file, err := userCommand(ctx, e, "import", "FILE", args)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	f, err := os.Open(file)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var imported, bad int
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		if err := importOne(ctx, b, line); err != nil {
+			bad++
+			fmt.Fprintf(e.stderr, "%s:%d: %v\n", file, n, err)
+			continue
+		}
+		imported++
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("import: reading %s: %w", file, err)
+	}
+	fmt.Fprintf(e.stdout, "%d user(s) imported, %d line(s) rejected\n", imported, bad)
+	if bad > 0 {
+		return fmt.Errorf("import: %d bad line(s) in %s", bad, file)
+	}
+	return nil
+}
+
+func importOne(ctx context.Context, b *backends, line string) error {
+	var in importLine
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return fmt.Errorf("not a JSON object with username, hash[, salt, disabled]: %w", err)
+	}
+	in.Username = strings.TrimSpace(in.Username)
+	if in.Username == "" {
+		return errors.New("empty username")
+	}
+	hash := in.Hash
+	if in.Salt != "" {
+		h, err := password.SaltedBcrypt(in.Salt, in.Hash)
+		if err != nil {
+			return fmt.Errorf("user %q: %w", in.Username, err)
+		}
+		hash = h
+	}
+	if err := password.Check(hash); err != nil {
+		return fmt.Errorf("user %q: unsupported or malformed hash (argon2id PHC or bcrypt $2a$/$2b$/$2y$): %w", in.Username, err)
+	}
+	now := time.Now()
+	err := b.users.CreateUser(ctx, store.User{ID: newUUID(), Username: in.Username, PasswordHash: hash,
+		Disabled: in.Disabled, CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now})
+	if errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("user %q already exists", in.Username)
+	}
+	return err
+}
