@@ -171,6 +171,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	logger := newLogger(e.stderr, cfg.logLevel, cfg.logFormat)
 	now := time.Now
+	// Checked before connecting: without a KEK we refuse to store keys.
+	sealer, err := cfg.store.sealer()
+	if err != nil {
+		return err
+	}
 
 	b, err := openBackends(ctx, &cfg.store, now, logger)
 	if err != nil {
@@ -195,10 +200,6 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("password hashing settings: %w", err)
 	}
 
-	sealer, err := cfg.store.sealer()
-	if err != nil {
-		return err
-	}
 	km, err := keys.NewManager(ctx, keys.Config{
 		Store:             b.keys,
 		Sealer:            sealer,
