@@ -3,7 +3,7 @@ BIN := bin/tokenserver
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test test-deps vet fuzz bench clean
+.PHONY: all build run test test-deps fuzz bench clean
 
 all: build
 
@@ -21,6 +21,14 @@ test: test-deps
 
 test-deps:
 	@./scripts/test-deps.sh
+
+## fuzz: run each fuzz target for FUZZTIME (default 30s).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test ./tokenserver -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./keys -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./tokenserver/password -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin bench-results
