@@ -1,0 +1,122 @@
+package tokenserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// passwordHasher is the part of *password.Hasher the grants use. Tests in
+// this package replace it with a stub to inject password.ErrBusy.
+type passwordHasher interface {
+	Hash(ctx context.Context, pw string) (string, error)
+	Verify(ctx context.Context, pw, encoded string) (ok, needsRehash bool, err error)
+	VerifyDummy(ctx context.Context, pw string) error
+}
+
+// Server serves the token server's HTTP endpoints.
+type Server struct {
+	cfg    Config
+	now    func() time.Time
+	logger *slog.Logger
+	hasher passwordHasher
+
+	// grants maps a grant_type to its implementation; dispatch consults it.
+	grants map[string]grantFunc
+	// dummySecretHash is compared against when the client is unknown, so an
+	// unknown client costs the same as a wrong secret.
+	dummySecretHash string
+	// metadata is the RFC 8414 document, encoded once.
+	metadata []byte
+	// endpoint base: the issuer without a trailing slash.
+	base string
+
+	mux *http.ServeMux
+}
+
+// New validates cfg, fills in defaults and returns a Server.
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:    cfg,
+		now:    cfg.Now,
+		logger: cfg.Logger,
+		hasher: cfg.Hasher,
+		base:   strings.TrimSuffix(cfg.Issuer, "/"),
+	}
+	s.grants = map[string]grantFunc{
+		grantPassword:     s.passwordGrant,
+		grantRefreshToken: s.refreshGrant,
+	}
+	s.dummySecretHash = newDummySecretHash()
+	var err error
+	if s.metadata, err = s.buildMetadata(); err != nil {
+		return nil, fmt.Errorf("tokenserver: metadata: %w", err)
+	}
+	s.mux = s.routes()
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving every route.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// handlerFunc is a handler that returns its error for writeError.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	// POST endpoints check the method themselves so that a wrong method gets
+	// an RFC-shaped JSON error (and Allow: POST) rather than the mux's text.
+	mux.Handle("/token", s.postOnly(s.handleToken))
+	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleMetadata)
+	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleMetadata)
+	mux.HandleFunc("GET /healthz", s.handleHealthz)
+	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	return mux
+}
+
+// postOnly answers anything but POST with 405 and Allow: POST (RFC 9110
+// §15.5.6 requires Allow on 405; RFC 6749 §3.2 requires POST at the token
+// endpoint), and renders errors returned by h.
+func (s *Server) postOnly(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeMethodNotAllowed(w)
+			return
+		}
+		if err := h(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// writeMethodNotAllowed writes 405 with an invalid_request body.
+func writeMethodNotAllowed(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	setNoStore(h)
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	_, _ = w.Write([]byte(`{"error":"invalid_request","error_description":"method not allowed; use POST"}`))
+}
+
+// effective returns d, or def when d is zero (per-client lifetimes).
+func effective(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// storeErr wraps a store error with the operation; the sentinel stays
+// visible to errors.Is (ErrUnavailable becomes 503 in writeError).
+func storeErr(op string, err error) error {
+	return fmt.Errorf("tokenserver: %s: %w", op, err)
+}

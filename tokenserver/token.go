@@ -1,0 +1,106 @@
+package tokenserver
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tokenserver/tokenserver/store"
+)
+
+// accessTokenClaims is the payload of an RFC 9068 JWT access token.
+type accessTokenClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  audience `json:"aud"`
+	ExpiresAt int64    `json:"exp"`
+	IssuedAt  int64    `json:"iat"`
+	NotBefore int64    `json:"nbf"`
+	JWTID     string   `json:"jti"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope,omitempty"`
+	SessionID string   `json:"sid,omitempty"`
+	Username  string   `json:"username,omitempty"`
+}
+
+// audience marshals as a string when it has one entry and as an array
+// otherwise (RFC 7519 §4.1.3 allows both; one string is what most
+// resource servers expect).
+type audience []string
+
+func (a audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+// session is what an access token is issued for.
+type session struct {
+	userID   string
+	username string
+	// familyID is the refresh-token family (`sid`); empty without one.
+	familyID string
+	scope    []string
+}
+
+// issueAccessToken signs an RFC 9068 access token for client and session,
+// returning it and its lifetime.
+func (s *Server) issueAccessToken(client store.Client, sess session, now time.Time) (string, time.Duration, error) {
+	ttl := effective(client.AccessTokenTTL, s.cfg.AccessTokenTTL)
+	aud := s.cfg.Audience
+	if len(client.Audience) > 0 {
+		aud = client.Audience
+	}
+	claims := accessTokenClaims{
+		Issuer:    s.cfg.Issuer,
+		Subject:   sess.userID,
+		Audience:  aud,
+		ExpiresAt: now.Add(ttl).Unix(),
+		IssuedAt:  now.Unix(),
+		NotBefore: now.Unix(),
+		JWTID:     rand.Text(),
+		ClientID:  client.ID,
+		Scope:     joinScope(sess.scope),
+		SessionID: sess.familyID,
+		Username:  sess.username,
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", 0, fmt.Errorf("tokenserver: encode claims: %w", err)
+	}
+	token, err := s.cfg.Keys.Sign(payload)
+	if err != nil {
+		return "", 0, fmt.Errorf("tokenserver: sign access token: %w", err)
+	}
+	return token, ttl, nil
+}
+
+// refreshTokenBytes is the entropy of a refresh token: 256 bits, well
+// above what RFC 9700 §4.14 and RFC 6749 §10.10 ask for.
+const refreshTokenBytes = 32
+
+// newRefreshToken returns a fresh opaque refresh token and the hash that is
+// stored instead of it (RFC 9700 §4.14: never store it in plain text).
+func newRefreshToken() (token, hash string) {
+	var b [refreshTokenBytes]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24).
+	token = base64.RawURLEncoding.EncodeToString(b[:])
+	return token, hashRefreshToken(token)
+}
+
+// hashRefreshToken is store.RefreshToken.Hash: lowercase hex SHA-256. The
+// token has 256 bits of entropy, so a fast hash suffices.
+func hashRefreshToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// expiresIn is the §5.1 expires_in in whole seconds.
+func expiresIn(ttl time.Duration) int64 {
+	return int64(ttl / time.Second)
+}
