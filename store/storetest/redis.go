@@ -1,0 +1,324 @@
+package storetest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// RedisTarget is where a test talks to Redis: a server address and a key
+// prefix that no other test (in this binary) uses.
+type RedisTarget struct {
+	Addr   string
+	Prefix string
+	// url is TEST_REDIS_URL when set, so credentials and database survive.
+	url string
+}
+
+// URL returns the target as a redis:// URL for store/redis.Config.
+func (r RedisTarget) URL() string {
+	if r.url != "" {
+		return r.url
+	}
+	return "redis://" + r.Addr
+}
+
+// Redis started by this test binary; shared by every test of the binary.
+var (
+	redisMu      sync.Mutex
+	redisSrv     *RedisServer
+	redisErr     error // a failed start is not retried by every test
+	redisCounter int
+)
+
+// StartRedis returns a redis-server for the test and a fresh key prefix. The
+// server is started once per test binary (no persistence, no eviction, bound to
+// 127.0.0.1 on a random port) and stopped by Main. With TEST_REDIS_URL set it
+// uses that server instead; prefixes then carry the process ID so that test
+// binaries running in parallel do not meet.
+//
+// A missing redis-server skips the test, or fails it when CI=true.
+func StartRedis(t testing.TB) RedisTarget {
+	t.Helper()
+	redisMu.Lock()
+	defer redisMu.Unlock()
+	redisCounter++
+	if raw := os.Getenv("TEST_REDIS_URL"); raw != "" {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			t.Fatalf("storetest: TEST_REDIS_URL %q is not a redis:// URL", raw)
+		}
+		return RedisTarget{Addr: u.Host, Prefix: fmt.Sprintf("t%d.%d:", os.Getpid(), redisCounter), url: raw}
+	}
+	if redisSrv == nil && redisErr == nil {
+		redisSrv, redisErr = StartRedisServer()
+		if redisErr == nil {
+			srv := redisSrv
+			registerStop(func() { _ = srv.Stop() })
+		}
+	}
+	if redisErr != nil {
+		skipOrFail(t, redisErr, "redis-server")
+	}
+	return RedisTarget{Addr: redisSrv.Addr, Prefix: fmt.Sprintf("t%d:", redisCounter)}
+}
+
+// RestartRedis stops the test binary's redis-server and starts it again on the
+// same port (with no data), so clients see their connections drop and must
+// reconnect. It cannot restart a TEST_REDIS_URL server and skips instead.
+func RestartRedis(t testing.TB) {
+	t.Helper()
+	if os.Getenv("TEST_REDIS_URL") != "" {
+		t.Skip("storetest: RestartRedis needs the redis-server storetest starts; unset TEST_REDIS_URL")
+	}
+	redisMu.Lock()
+	defer redisMu.Unlock()
+	if redisSrv == nil {
+		t.Fatal("storetest: RestartRedis before StartRedis")
+	}
+	if err := redisSrv.Restart(); err != nil {
+		t.Fatalf("storetest: restart redis: %v", err)
+	}
+}
+
+// FlushRedis deletes every key on the server (FLUSHALL), as an operator or an
+// eviction would. On a TEST_REDIS_URL server this affects everyone using it.
+func FlushRedis(t testing.TB) {
+	t.Helper()
+	redisMu.Lock()
+	defer redisMu.Unlock()
+	var err error
+	if raw := os.Getenv("TEST_REDIS_URL"); raw != "" {
+		err = flushURL(raw)
+	} else if redisSrv == nil {
+		t.Fatal("storetest: FlushRedis before StartRedis")
+	} else {
+		err = expectReply(redisSrv.Addr, "+OK", "FLUSHALL")
+	}
+	if err != nil {
+		t.Fatalf("storetest: flush redis: %v", err)
+	}
+}
+
+// RedisServer is one redis-server process on a loopback port, for tests and
+// for the benchmark tool (which has no testing.TB).
+type RedisServer struct {
+	// Addr is host:port of the server.
+	Addr string
+
+	bin  string
+	port int
+	dir  string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when the process has exited
+}
+
+// StartRedisServer starts redis-server without persistence on a free loopback
+// port and waits until it answers PING. The caller must call Stop. A missing
+// binary is reported with an error wrapping errMissingBinary.
+func StartRedisServer() (*RedisServer, error) {
+	bin, err := findBinary("redis-server")
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "storetest-redis-")
+	if err != nil {
+		return nil, fmt.Errorf("storetest: redis: %w", err)
+	}
+	s := &RedisServer{bin: bin, dir: dir}
+	// Another process may take the free port between freePort and the
+	// server's bind; a few attempts make that race harmless.
+	for attempt := 0; attempt < 3; attempt++ {
+		if s.port, err = freePort(); err != nil {
+			break
+		}
+		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+		if err = s.start(); err == nil {
+			return s, nil
+		}
+	}
+	_ = os.RemoveAll(dir)
+	return nil, err
+}
+
+// Stop kills the server and waits for it to exit. It is safe to call twice.
+func (s *RedisServer) Stop() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kill()
+	return os.RemoveAll(s.dir)
+}
+
+// Restart kills the server and starts a fresh, empty one on the same port.
+func (s *RedisServer) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kill()
+	return s.start()
+}
+
+// kill stops the process, if running, and waits for it. Callers hold s.mu.
+func (s *RedisServer) kill() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// start launches redis-server on s.port and waits for +PONG. Callers hold
+// s.mu (or own s exclusively).
+func (s *RedisServer) start() error {
+	logPath := filepath.Join(s.dir, "redis.log")
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--maxmemory-policy", "noeviction",
+		"--daemonize", "no",
+		"--dir", s.dir,
+		"--logfile", logPath,
+	)
+	cmd.SysProcAttr = redisProcAttr()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("storetest: start redis-server: %w", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	s.cmd, s.done = cmd, done
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := expectReply(s.Addr, "+PONG", "PING")
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-done:
+			s.cmd = nil
+			return fmt.Errorf("storetest: redis-server exited during start-up: %s", tail(logPath))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.kill()
+			return fmt.Errorf("storetest: redis-server did not answer PING within 10s: %v; log: %s", err, tail(logPath))
+		}
+	}
+}
+
+// tail returns the last lines of a log file, for error messages.
+func tail(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > 5 {
+		lines = lines[len(lines)-5:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// flushURL sends FLUSHALL to the server of a redis:// URL, authenticating and
+// selecting the database the URL names.
+func flushURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return err
+	}
+	if u.Scheme != "redis" {
+		return fmt.Errorf("FlushRedis supports only redis:// TEST_REDIS_URL, not %s://", u.Scheme)
+	}
+	var cmds [][]string
+	if pw, ok := u.User.Password(); ok {
+		if name := u.User.Username(); name != "" {
+			cmds = append(cmds, []string{"AUTH", name, pw})
+		} else {
+			cmds = append(cmds, []string{"AUTH", pw})
+		}
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" {
+		cmds = append(cmds, []string{"SELECT", db})
+	}
+	return roundTrip(u.Host, append(cmds, []string{"FLUSHALL"}))
+}
+
+// expectReply sends one command over a fresh connection and checks that the
+// reply line is want.
+func expectReply(addr, want string, args ...string) error {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	line, err := command(conn, bufio.NewReader(conn), args)
+	if err != nil {
+		return err
+	}
+	if line != want {
+		return fmt.Errorf("%s: got %q, want %q", args[0], line, want)
+	}
+	return nil
+}
+
+// roundTrip runs commands in order on one connection; each must reply with a
+// status line (+...).
+func roundTrip(addr string, cmds [][]string) error {
+	conn, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	rd := bufio.NewReader(conn)
+	for _, args := range cmds {
+		line, err := command(conn, rd, args)
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(line, "+") {
+			return fmt.Errorf("%s: %s", args[0], line)
+		}
+	}
+	return nil
+}
+
+// command writes args as a RESP array and returns the first reply line. The
+// storetest package speaks raw RESP so that it imports no Redis client.
+func command(conn net.Conn, rd *bufio.Reader, args []string) (string, error) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := conn.Write([]byte(b.String())); err != nil {
+		return "", err
+	}
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if strings.HasPrefix(line, "-") {
+		return line, errors.New(line[1:])
+	}
+	return line, nil
+}
