@@ -1,0 +1,21 @@
+// Package verifier is the resource-server side of tokenserver: it verifies
+// RFC 9068 JWT access tokens offline against the issuer's published JWKS,
+// optionally checks them against a revocation source, and offers an
+// RFC 6750 bearer-token HTTP middleware.
+//
+// The package is importable on its own: it depends on the standard library,
+// jwx/v3 and the store package (for the revocation wire types only).
+//
+// A typical resource server:
+//
+//	v, err := verifier.New(ctx, verifier.Config{
+//		Issuer:   "https://auth.example.com",
+//		Audience: "https://api.example.com",
+//	})
+//	mux.Handle("GET /hello", verifier.Middleware(v, "read")(hello))
+//
+// Revocation is optional (Config.Revocation): Push keeps an in-memory copy
+// of the issuer's denylist fed by server-sent events or a store.RevocationFeed
+// (Redis pub/sub), Introspection asks the issuer (RFC 7662) with a short
+// cache, and nil trusts a token until it expires.
+package verifier

@@ -1,0 +1,342 @@
+package verifier
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/tokenserver/tokenserver/store"
+)
+
+// Push defaults.
+const (
+	// DefaultMaxStaleness: Revoked fails closed once the feed has been
+	// disconnected for longer than this.
+	DefaultMaxStaleness  = 30 * time.Second
+	DefaultMinBackoff    = 250 * time.Millisecond
+	DefaultMaxBackoff    = 30 * time.Second
+	DefaultPruneInterval = time.Minute
+	// unboundedEntryLifetime is how long an entry without expires_at is
+	// kept; the issuer always sets it, so this only guards against a
+	// malformed entry living forever.
+	unboundedEntryLifetime = 24 * time.Hour
+)
+
+// PushConfig configures a Push revocation checker.
+type PushConfig struct {
+	// Source is where revocations come from. Required.
+	Source Source
+	// MaxStaleness is how long Revoked keeps answering from the in-memory
+	// set after the source disconnected; beyond it Revoked returns
+	// ErrRevocationUnavailable, so tokens are refused rather than accepted
+	// with an unknown revocation status (fail closed). Zero means
+	// DefaultMaxStaleness (30 s); negative means never fail closed once
+	// synchronised (accepting that revocations may be missed).
+	MaxStaleness time.Duration
+	// MinBackoff and MaxBackoff bound the jittered exponential reconnect
+	// delay. Zero means the defaults (250 ms, 30 s).
+	MinBackoff, MaxBackoff time.Duration
+	// PruneInterval is how often entries past their ExpiresAt are dropped.
+	// Zero means DefaultPruneInterval.
+	PruneInterval time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives connection events. Nil discards.
+	Logger *slog.Logger
+}
+
+// Push is a RevocationChecker answering from an in-memory copy of the
+// issuer's denylist, kept current by a Source. Revoked costs a read lock and
+// up to three map lookups. Until the first snapshot arrives, and after the
+// source has been disconnected for longer than MaxStaleness, Revoked returns
+// ErrRevocationUnavailable.
+type Push struct {
+	src           Source
+	maxStaleness  time.Duration
+	minBackoff    time.Duration
+	maxBackoff    time.Duration
+	pruneInterval time.Duration
+	now           func() time.Time
+	logger        *slog.Logger
+
+	mu  sync.RWMutex
+	jti map[string]time.Time // value: ExpiresAt
+	sid map[string]time.Time
+	sub map[string]subEntry
+	// synced: a snapshot has been loaded at least once.
+	synced bool
+	// connected: the source is streaming and has delivered its snapshot.
+	connected bool
+	// lastAlive is when the source last proved alive (or the start time).
+	lastAlive time.Time
+	// lastErr is why the source last disconnected.
+	lastErr error
+
+	ready     chan struct{}
+	readyOnce sync.Once
+	done      chan struct{}
+}
+
+type subEntry struct {
+	notBefore int64 // unix seconds: tokens with iat <= notBefore are revoked
+	expiresAt time.Time
+}
+
+// NewPush starts listening to cfg.Source in the background until ctx ends
+// (see Done). It returns at once; use Ready to wait for the first snapshot.
+func NewPush(ctx context.Context, cfg PushConfig) (*Push, error) {
+	if cfg.Source == nil {
+		return nil, errors.New("verifier: PushConfig.Source is required")
+	}
+	p := &Push{
+		src:           cfg.Source,
+		maxStaleness:  cfg.MaxStaleness,
+		minBackoff:    cfg.MinBackoff,
+		maxBackoff:    cfg.MaxBackoff,
+		pruneInterval: cfg.PruneInterval,
+		now:           cfg.Now,
+		logger:        cfg.Logger,
+		jti:           map[string]time.Time{},
+		sid:           map[string]time.Time{},
+		sub:           map[string]subEntry{},
+		ready:         make(chan struct{}),
+		done:          make(chan struct{}),
+	}
+	if p.maxStaleness == 0 {
+		p.maxStaleness = DefaultMaxStaleness
+	}
+	if p.minBackoff <= 0 {
+		p.minBackoff = DefaultMinBackoff
+	}
+	if p.maxBackoff <= 0 {
+		p.maxBackoff = DefaultMaxBackoff
+	}
+	p.maxBackoff = max(p.maxBackoff, p.minBackoff)
+	if p.pruneInterval <= 0 {
+		p.pruneInterval = DefaultPruneInterval
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.logger == nil {
+		p.logger = slog.New(slog.DiscardHandler)
+	}
+	p.lastAlive = p.now()
+	var wg sync.WaitGroup
+	wg.Go(func() { p.run(ctx) })
+	wg.Go(func() { p.pruneLoop(ctx) })
+	go func() { wg.Wait(); close(p.done) }()
+	return p, nil
+}
+
+// Revoked implements RevocationChecker. Errors wrap ErrRevocationUnavailable.
+func (p *Push) Revoked(_ context.Context, c *Claims) (bool, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if !p.connected {
+		if !p.synced {
+			return false, fmt.Errorf("%w: revocation feed not synchronised yet", ErrRevocationUnavailable)
+		}
+		if p.maxStaleness > 0 {
+			if stale := p.now().Sub(p.lastAlive); stale > p.maxStaleness {
+				return false, fmt.Errorf("%w: revocation feed disconnected for %s", ErrRevocationUnavailable, stale.Round(time.Second))
+			}
+		}
+	}
+	if _, ok := p.jti[c.JTI]; ok {
+		return true, nil
+	}
+	if c.SID != "" {
+		if _, ok := p.sid[c.SID]; ok {
+			return true, nil
+		}
+	}
+	if e, ok := p.sub[c.Subject]; ok && c.IssuedAt.Unix() <= e.notBefore {
+		return true, nil
+	}
+	return false, nil
+}
+
+// Staleness is how long the in-memory set may have been missing
+// revocations: zero while the source is connected (a connected source
+// guarantees a recent message or heartbeat), otherwise the time since the
+// source last proved alive, growing while it is down.
+func (p *Push) Staleness() time.Duration {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.connected {
+		return 0
+	}
+	return max(p.now().Sub(p.lastAlive), 0)
+}
+
+// Ready waits until the first snapshot has been loaded, or ctx ends (then
+// it returns the context error joined with the last connection error).
+func (p *Push) Ready(ctx context.Context) error {
+	select {
+	case <-p.ready:
+		return nil
+	case <-ctx.Done():
+		p.mu.RLock()
+		last := p.lastErr
+		p.mu.RUnlock()
+		return errors.Join(ctx.Err(), last)
+	}
+}
+
+// Done is closed when the background goroutines have stopped (after the
+// context given to NewPush ended).
+func (p *Push) Done() <-chan struct{} { return p.done }
+
+// Len is the number of entries held.
+func (p *Push) Len() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.jti) + len(p.sid) + len(p.sub)
+}
+
+// run calls Source.Stream again and again with jittered exponential backoff,
+// reset whenever a stream delivered a snapshot.
+func (p *Push) run(ctx context.Context) {
+	backoff := p.minBackoff
+	for {
+		s := &pushSink{p: p}
+		err := p.src.Stream(ctx, s)
+		p.mu.Lock()
+		p.connected = false
+		p.lastErr = err
+		p.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		if s.synced {
+			backoff = p.minBackoff
+		}
+		p.logger.Warn("verifier: revocation feed disconnected; reconnecting", "error", err, "retry_in", backoff)
+		// Full jitter in [backoff/2, backoff) spreads reconnecting servers.
+		delay := backoff/2 + rand.N(backoff/2+1)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, p.maxBackoff)
+	}
+}
+
+func (p *Push) pruneLoop(ctx context.Context) {
+	t := time.NewTicker(p.pruneInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.prune(p.now())
+		}
+	}
+}
+
+// prune drops entries whose ExpiresAt has passed: every token they match
+// has expired by then.
+func (p *Push) prune(now time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, exp := range p.jti {
+		if !now.Before(exp) {
+			delete(p.jti, k)
+		}
+	}
+	for k, exp := range p.sid {
+		if !now.Before(exp) {
+			delete(p.sid, k)
+		}
+	}
+	for k, e := range p.sub {
+		if !now.Before(e.expiresAt) {
+			delete(p.sub, k)
+		}
+	}
+}
+
+// addLocked merges r. For one (kind, value) the latest NotBefore and
+// ExpiresAt win, as in store.RevocationStore. p.mu must be held.
+func (p *Push) addLocked(r store.Revocation, now time.Time) {
+	if r.Value == "" {
+		return
+	}
+	exp := r.ExpiresAt
+	if exp.IsZero() {
+		exp = now.Add(unboundedEntryLifetime)
+	}
+	if !now.Before(exp) {
+		return // matches no token that could still be valid
+	}
+	switch r.Kind {
+	case store.RevokeJTI:
+		if old, ok := p.jti[r.Value]; !ok || exp.After(old) {
+			p.jti[r.Value] = exp
+		}
+	case store.RevokeSID:
+		if old, ok := p.sid[r.Value]; !ok || exp.After(old) {
+			p.sid[r.Value] = exp
+		}
+	case store.RevokeSub:
+		e := p.sub[r.Value]
+		e.notBefore = max(e.notBefore, r.NotBefore.Unix())
+		if exp.After(e.expiresAt) {
+			e.expiresAt = exp
+		}
+		p.sub[r.Value] = e
+	default:
+		p.logger.Warn("verifier: revocation of unknown kind ignored", "kind", r.Kind)
+	}
+}
+
+// pushSink is the Sink of one Stream call.
+type pushSink struct {
+	p      *Push
+	synced bool
+}
+
+// Snapshot merges rather than replaces: a revocation is never withdrawn, so
+// a snapshot lacking an entry already known (from a lagging replica or a
+// restarted in-memory issuer) must not make a revoked token valid again.
+// Expired entries leave through pruning.
+func (s *pushSink) Snapshot(rs []store.Revocation) {
+	p := s.p
+	now := p.now()
+	p.mu.Lock()
+	for _, r := range rs {
+		p.addLocked(r, now)
+	}
+	p.synced, p.connected, p.lastAlive = true, true, now
+	n := len(p.jti) + len(p.sid) + len(p.sub)
+	p.mu.Unlock()
+	s.synced = true
+	p.readyOnce.Do(func() { close(p.ready) })
+	p.logger.Info("verifier: revocation snapshot loaded", "received", len(rs), "held", n)
+}
+
+func (s *pushSink) Revoke(r store.Revocation) {
+	p := s.p
+	now := p.now()
+	p.mu.Lock()
+	p.addLocked(r, now)
+	p.lastAlive = now
+	p.mu.Unlock()
+}
+
+func (s *pushSink) Heartbeat() {
+	p := s.p
+	now := p.now()
+	p.mu.Lock()
+	p.lastAlive = now
+	p.mu.Unlock()
+}

@@ -1,0 +1,185 @@
+package verifier
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// header is the JOSE header fields the verifier reads.
+type header struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Crit json.RawMessage `json:"crit"`
+}
+
+// wireClaims is the JSON payload of an RFC 9068 access token.
+type wireClaims struct {
+	Iss      string       `json:"iss"`
+	Sub      string       `json:"sub"`
+	Aud      audience     `json:"aud"`
+	Exp      *numericDate `json:"exp"`
+	Iat      *numericDate `json:"iat"`
+	Nbf      *numericDate `json:"nbf"`
+	JTI      string       `json:"jti"`
+	ClientID string       `json:"client_id"`
+	Scope    string       `json:"scope"`
+	SID      string       `json:"sid"`
+	Username string       `json:"username"`
+}
+
+// audience accepts aud as a string or an array of strings (RFC 7519 §4.1.3).
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*a = audience{s}
+		return nil
+	}
+	var list []string
+	if err := json.Unmarshal(b, &list); err != nil {
+		return fmt.Errorf("aud must be a string or an array of strings")
+	}
+	*a = list
+	return nil
+}
+
+// numericDate is seconds since the epoch, possibly fractional (RFC 7519 §2).
+type numericDate struct{ time.Time }
+
+// maxNumericDate keeps conversions well inside int64 nanoseconds.
+const maxNumericDate = 1 << 33
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return fmt.Errorf("NumericDate must be a number")
+	}
+	if math.IsNaN(f) || f < 0 || f > maxNumericDate {
+		return fmt.Errorf("NumericDate %v out of range", f)
+	}
+	sec, frac := math.Modf(f)
+	d.Time = time.Unix(int64(sec), int64(frac*1e9))
+	return nil
+}
+
+// verifyToken does every check except revocation.
+func (v *Verifier) verifyToken(ctx context.Context, token string, now time.Time) (*Claims, error) {
+	if len(token) > maxTokenSize {
+		return nil, invalid("token longer than %d bytes", maxTokenSize)
+	}
+	encHeader, rest, ok := strings.Cut(token, ".")
+	if !ok || strings.Count(rest, ".") != 1 {
+		return nil, invalid("not a compact JWS")
+	}
+	var h header
+	if err := decodeSegment(encHeader, &h); err != nil {
+		return nil, invalid("header: %v", err)
+	}
+	// RFC 9068 §4: the resource server MUST verify that typ is at+jwt or
+	// application/at+jwt (media types compare case-insensitively, RFC 7515
+	// §4.1.9), which keeps ID tokens and other JWTs out.
+	if !strings.EqualFold(h.Typ, "at+jwt") && !strings.EqualFold(h.Typ, "application/at+jwt") {
+		return nil, invalid("typ %q is not at+jwt", h.Typ)
+	}
+	// RFC 7515 §4.1.11: critical extensions we do not understand MUST be
+	// rejected; we understand none.
+	if len(h.Crit) != 0 {
+		return nil, invalid("crit header not supported")
+	}
+	if _, ok := algorithms[h.Alg]; !ok {
+		return nil, invalid("alg %q not accepted", h.Alg)
+	}
+	if h.Kid == "" {
+		return nil, invalid("no kid")
+	}
+	key, ok := v.jwks.key(ctx, h.Kid)
+	if !ok {
+		return nil, invalid("unknown kid %q", h.Kid)
+	}
+	// Algorithm pinning: the header must name the key's one algorithm.
+	if h.Alg != key.algName {
+		return nil, invalid("alg %q does not match key %q (%s)", h.Alg, h.Kid, key.algName)
+	}
+	payload, err := jws.VerifyCompactFast(key.public, []byte(token), key.alg)
+	if err != nil {
+		return nil, invalid("signature: %v", err)
+	}
+	var wc wireClaims
+	if err := json.Unmarshal(payload, &wc); err != nil {
+		return nil, invalid("claims: %v", err)
+	}
+	return v.checkClaims(&wc, now)
+}
+
+// checkClaims applies RFC 9068 §4 and RFC 7519 §4.1 to the decoded claims.
+func (v *Verifier) checkClaims(wc *wireClaims, now time.Time) (*Claims, error) {
+	// RFC 9068 §4: iss MUST exactly match the issuer.
+	if wc.Iss != v.issuer {
+		return nil, invalid("iss %q is not the issuer", wc.Iss)
+	}
+	// RFC 9068 §4: aud MUST contain the resource server's identifier.
+	found := false
+	for _, a := range wc.Aud {
+		if a == v.audience {
+			found = true
+			break
+		}
+	}
+	if !found {
+		return nil, invalid("aud does not contain %q", v.audience)
+	}
+	// RFC 9068 §2.2: exp, iat, sub, client_id and jti are REQUIRED.
+	if wc.Exp == nil || wc.Iat == nil {
+		return nil, invalid("exp and iat are required")
+	}
+	if wc.Sub == "" || wc.ClientID == "" || wc.JTI == "" {
+		return nil, invalid("sub, client_id and jti are required")
+	}
+	// RFC 9068 §4 / RFC 7519 §4.1.4: the current time MUST be before exp.
+	if !now.Before(wc.Exp.Add(v.leeway)) {
+		return nil, fmt.Errorf("%w at %s", ErrExpired, wc.Exp.UTC().Format(time.RFC3339))
+	}
+	if wc.Nbf != nil && wc.Nbf.After(now.Add(v.leeway)) {
+		return nil, invalid("not valid before %s", wc.Nbf.UTC().Format(time.RFC3339))
+	}
+	if wc.Iat.After(now.Add(v.leeway)) {
+		return nil, invalid("issued in the future (%s)", wc.Iat.UTC().Format(time.RFC3339))
+	}
+	c := &Claims{
+		Issuer:    wc.Iss,
+		Subject:   wc.Sub,
+		Audience:  wc.Aud,
+		ExpiresAt: wc.Exp.Time,
+		IssuedAt:  wc.Iat.Time,
+		JTI:       wc.JTI,
+		ClientID:  wc.ClientID,
+		Scope:     wc.Scope,
+		SID:       wc.SID,
+		Username:  wc.Username,
+	}
+	if wc.Nbf != nil {
+		c.NotBefore = wc.Nbf.Time
+	}
+	return c, nil
+}
+
+// decodeSegment decodes one unpadded base64url JWS segment as JSON.
+func decodeSegment(seg string, v any) error {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(seg)
+	if err != nil {
+		return fmt.Errorf("base64url: %v", err)
+	}
+	return json.Unmarshal(b, v)
+}
