@@ -1,0 +1,242 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tokenserver/tokenserver/store"
+)
+
+// CreateFamily stores f and its first token t in one statement (a
+// data-modifying CTE), so neither exists without the other. The token's
+// IdleExpiresAt is clamped to f.ExpiresAt. ErrConflict if the family ID or
+// the token hash exists; ErrNotFound if the client or user does not.
+func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, t store.RefreshToken) error {
+	if f.ID == "" || t.Hash == "" {
+		return errors.New("postgres: create family: empty family ID or token hash")
+	}
+	if !isUUID(f.UserID) {
+		return fmt.Errorf("postgres: create family: user: %w", store.ErrNotFound)
+	}
+	idle := t.IdleExpiresAt
+	if idle.After(f.ExpiresAt) {
+		idle = f.ExpiresAt
+	}
+	_, err := s.pool.Exec(ctx, `
+		WITH family AS (
+			INSERT INTO refresh_families (id, client_id, user_id, username, scope, created_at, expires_at, revoked_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+			RETURNING id
+		)
+		INSERT INTO refresh_tokens (hash, family_id, issued_at, idle_expires_at, consumed_at, replaced_by)
+		SELECT $9, id, $10, $11, $12, $13 FROM family`,
+		f.ID, f.ClientID, f.UserID, f.Username, f.Scope, utc(f.CreatedAt), utc(f.ExpiresAt), nullTime(f.RevokedAt),
+		t.Hash, utc(t.IssuedAt), utc(idle), nullTime(t.ConsumedAt), nullText(t.ReplacedBy))
+	return wrap("create family", err)
+}
+
+// rotateSQL is the happy path of Rotate in one statement: consume the
+// presented token if it is live and the client's, and insert its successor
+// from the same row. Concurrent calls queue on the token's row lock; after
+// the winner commits, PostgreSQL re-checks `consumed_at IS NULL` on the
+// new row version (READ COMMITTED), so every other call updates nothing.
+// The statement is atomic: if the INSERT fails, the UPDATE is undone.
+const rotateSQL = `
+WITH consumed AS (
+	UPDATE refresh_tokens AS t
+	   SET consumed_at = $3, replaced_by = $4
+	  FROM refresh_families AS f
+	 WHERE t.hash = $1
+	   AND f.id = t.family_id
+	   AND f.client_id = $2
+	   AND t.consumed_at IS NULL
+	   AND f.revoked_at IS NULL
+	   AND f.expires_at > $3
+	   AND t.idle_expires_at > $3
+	RETURNING f.id, f.client_id, f.user_id, f.username, f.scope, f.created_at, f.expires_at
+), successor AS (
+	INSERT INTO refresh_tokens (hash, family_id, issued_at, idle_expires_at)
+	SELECT $4, id, $5, LEAST($6::timestamptz, expires_at) FROM consumed
+)
+SELECT id, client_id, user_id::text, username, scope, created_at, expires_at FROM consumed`
+
+// Rotate consumes req.OldHash and stores req.New (RFC 9700 §4.14.2 refresh
+// token rotation). The common case is one statement; only when it changes
+// nothing does a transaction find out why, in the contract's order:
+// ErrNotFound, ErrRevoked, ErrExpired, then leeway or ErrReused.
+func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.RefreshFamily, error) {
+	if req.New.Hash == "" || req.OldHash == "" {
+		return store.RefreshFamily{}, errors.New("postgres: rotate: empty token hash")
+	}
+	var f store.RefreshFamily
+	err := s.pool.QueryRow(ctx, rotateSQL, req.OldHash, req.ClientID, utc(req.Now), req.New.Hash,
+		utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt),
+	).Scan(&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt)
+	switch {
+	case err == nil:
+		f.CreatedAt, f.ExpiresAt = f.CreatedAt.UTC(), f.ExpiresAt.UTC()
+		return f, nil
+	case !errors.Is(err, pgx.ErrNoRows):
+		return store.RefreshFamily{}, wrap("rotate", err)
+	}
+	var result error
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var txErr error
+		f, result, txErr = rotateSlowPath(ctx, tx, req)
+		return txErr
+	})
+	if err != nil {
+		return store.RefreshFamily{}, wrap("rotate", err)
+	}
+	if result != nil {
+		return f, fmt.Errorf("postgres: rotate: %w", result)
+	}
+	return f, nil
+}
+
+// rotateSlowPath runs in a transaction holding the presented token's row
+// lock. It returns the family, the contract's verdict, and txErr for a
+// database failure (which rolls everything back).
+func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f store.RefreshFamily, verdict, txErr error) {
+	var old store.RefreshToken
+	var consumedAt, revokedAt *time.Time
+	var replacedBy *string
+	err := tx.QueryRow(ctx, `
+		SELECT t.issued_at, t.idle_expires_at, t.consumed_at, t.replaced_by,
+		       f.id, f.client_id, f.user_id::text, f.username, f.scope, f.created_at, f.expires_at, f.revoked_at
+		  FROM refresh_tokens AS t
+		  JOIN refresh_families AS f ON f.id = t.family_id
+		 WHERE t.hash = $1
+		   FOR UPDATE OF t`, req.OldHash,
+	).Scan(&old.IssuedAt, &old.IdleExpiresAt, &consumedAt, &replacedBy,
+		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.RefreshFamily{}, store.ErrNotFound, nil
+	}
+	if err != nil {
+		return store.RefreshFamily{}, nil, err
+	}
+	f.CreatedAt, f.ExpiresAt, f.RevokedAt = f.CreatedAt.UTC(), f.ExpiresAt.UTC(), fromNull(revokedAt)
+	now := req.Now.UTC()
+	switch {
+	case f.ClientID != req.ClientID:
+		// Another client's token must look unknown (RFC 6749 §6: the
+		// refresh token is bound to the client it was issued to).
+		return store.RefreshFamily{}, store.ErrNotFound, nil
+	case !f.RevokedAt.IsZero():
+		return f, store.ErrRevoked, nil
+	case !now.Before(f.ExpiresAt) || !now.Before(old.IdleExpiresAt):
+		return f, store.ErrExpired, nil
+	case consumedAt == nil:
+		// Live after all (it changed between the two statements): rotate
+		// under the lock.
+		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET consumed_at = $2, replaced_by = $3 WHERE hash = $1`,
+			req.OldHash, now, req.New.Hash); err != nil {
+			return f, nil, err
+		}
+		return f, nil, insertSuccessor(ctx, tx, f, req.New)
+	}
+	// Consumed. Within the leeway a client may retry a lost response: the
+	// unused successor is consumed too and the presented token now points
+	// at the new one, so the family keeps exactly one live token.
+	if req.ReuseLeeway > 0 && replacedBy != nil && now.Sub(consumedAt.UTC()) <= req.ReuseLeeway {
+		tag, err := tx.Exec(ctx, `
+			UPDATE refresh_tokens SET consumed_at = $3
+			 WHERE hash = $1 AND family_id = $2 AND consumed_at IS NULL`,
+			*replacedBy, f.ID, now)
+		if err != nil {
+			return f, nil, err
+		}
+		if tag.RowsAffected() == 1 {
+			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET replaced_by = $2 WHERE hash = $1`,
+				req.OldHash, req.New.Hash); err != nil {
+				return f, nil, err
+			}
+			return f, nil, insertSuccessor(ctx, tx, f, req.New)
+		}
+	}
+	// Reuse of a consumed token: treat the family as compromised and revoke
+	// it with one update of the family row (RFC 9700 §4.14.2). A revocation
+	// that raced in first is kept.
+	var at time.Time
+	if err := tx.QueryRow(ctx,
+		`UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1 RETURNING revoked_at`,
+		f.ID, now).Scan(&at); err != nil {
+		return f, nil, err
+	}
+	f.RevokedAt = at.UTC()
+	return f, store.ErrReused, nil
+}
+
+// insertSuccessor stores the new token of family f, clamped to its expiry.
+func insertSuccessor(ctx context.Context, tx pgx.Tx, f store.RefreshFamily, t store.RefreshToken) error {
+	idle := t.IdleExpiresAt
+	if idle.After(f.ExpiresAt) {
+		idle = f.ExpiresAt
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO refresh_tokens (hash, family_id, issued_at, idle_expires_at) VALUES ($1, $2, $3, $4)`,
+		t.Hash, f.ID, utc(t.IssuedAt), utc(idle))
+	return err
+}
+
+// Lookup returns a token and its family by hash. It changes nothing.
+func (s *Store) Lookup(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
+	var t store.RefreshToken
+	var f store.RefreshFamily
+	var consumedAt, revokedAt *time.Time
+	var replacedBy *string
+	err := s.pool.QueryRow(ctx, `
+		SELECT t.hash, t.family_id, t.issued_at, t.idle_expires_at, t.consumed_at, t.replaced_by,
+		       f.id, f.client_id, f.user_id::text, f.username, f.scope, f.created_at, f.expires_at, f.revoked_at
+		  FROM refresh_tokens AS t
+		  JOIN refresh_families AS f ON f.id = t.family_id
+		 WHERE t.hash = $1`, hash,
+	).Scan(&t.Hash, &t.FamilyID, &t.IssuedAt, &t.IdleExpiresAt, &consumedAt, &replacedBy,
+		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt)
+	if err != nil {
+		return store.RefreshToken{}, store.RefreshFamily{}, wrap("lookup", err)
+	}
+	t.IssuedAt, t.IdleExpiresAt = t.IssuedAt.UTC(), t.IdleExpiresAt.UTC()
+	t.ConsumedAt, t.ReplacedBy = fromNull(consumedAt), fromNullText(replacedBy)
+	f.CreatedAt, f.ExpiresAt, f.RevokedAt = f.CreatedAt.UTC(), f.ExpiresAt.UTC(), fromNull(revokedAt)
+	return t, f, nil
+}
+
+// RevokeFamily sets RevokedAt = at unless the family is already revoked.
+func (s *Store) RevokeFamily(ctx context.Context, familyID string, at time.Time) error {
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`, familyID, utc(at))
+	if err != nil {
+		return wrap("revoke family", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: revoke family: %w", store.ErrNotFound)
+	}
+	return nil
+}
+
+// RevokeUserFamilies revokes, in one UPDATE, every family of the user that
+// is neither revoked nor expired at `at`, and returns their IDs sorted.
+func (s *Store) RevokeUserFamilies(ctx context.Context, userID string, at time.Time) ([]string, error) {
+	if !isUUID(userID) {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		UPDATE refresh_families SET revoked_at = $2
+		 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
+		RETURNING id`, userID, utc(at))
+	if err != nil {
+		return nil, wrap("revoke user families", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, wrap("revoke user families", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}

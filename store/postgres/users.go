@@ -1,0 +1,123 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/tokenserver/tokenserver/store"
+)
+
+const userColumns = `id::text, username, password_hash, disabled, created_at, updated_at, password_changed_at`
+
+func scanUser(row pgx.Row) (store.User, error) {
+	var u store.User
+	var changed *time.Time
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &changed); err != nil {
+		return store.User{}, err
+	}
+	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), fromNull(changed)
+	return u, nil
+}
+
+// CreateUser stores u; ErrConflict if the ID or the username (compared
+// case-insensitively by the unique index on lower(username)) is taken.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	if !isUUID(u.ID) {
+		return fmt.Errorf("postgres: create user: ID %q is not a UUID", u.ID)
+	}
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO users (id, username, password_hash, disabled, created_at, updated_at, password_changed_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		u.ID, u.Username, u.PasswordHash, u.Disabled, utc(u.CreatedAt), utc(u.UpdatedAt), nullTime(u.PasswordChangedAt))
+	return wrap("create user", err)
+}
+
+// UserByName finds a user by username, case-insensitively.
+func (s *Store) UserByName(ctx context.Context, name string) (store.User, error) {
+	u, err := scanUser(s.pool.QueryRow(ctx,
+		`SELECT `+userColumns+` FROM users WHERE lower(username) = lower($1)`, name))
+	return u, wrap("user by name", err)
+}
+
+// UserByID finds a user by ID.
+func (s *Store) UserByID(ctx context.Context, id string) (store.User, error) {
+	if !isUUID(id) {
+		return store.User{}, fmt.Errorf("postgres: user by id: %w", store.ErrNotFound)
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return u, wrap("user by id", err)
+}
+
+// ListUsers returns every user ordered by lower-cased username (the unique
+// key) in byte order, whatever the database's collation.
+func (s *Store) ListUsers(ctx context.Context) ([]store.User, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+userColumns+` FROM users ORDER BY lower(username) COLLATE "C"`)
+	if err != nil {
+		return nil, wrap("list users", err)
+	}
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.User, error) { return scanUser(r) })
+	return users, wrap("list users", err)
+}
+
+// UpgradePasswordHash swaps the hash only if it still equals oldHash, in one
+// conditional UPDATE, so a concurrent password change always wins.
+func (s *Store) UpgradePasswordHash(ctx context.Context, id, oldHash, newHash string) error {
+	if !isUUID(id) {
+		return fmt.Errorf("postgres: upgrade password hash: %w", store.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx,
+		`UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2`, id, oldHash, newHash)
+	if err != nil {
+		return wrap("upgrade password hash", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	// Only on failure: tell a missing user from a lost race.
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, id).Scan(&exists); err != nil {
+		return wrap("upgrade password hash", err)
+	}
+	if !exists {
+		return fmt.Errorf("postgres: upgrade password hash: %w", store.ErrNotFound)
+	}
+	return fmt.Errorf("postgres: upgrade password hash: %w", store.ErrConflict)
+}
+
+// SetPassword stores a new hash and sets PasswordChangedAt = UpdatedAt = at.
+func (s *Store) SetPassword(ctx context.Context, id, hash string, at time.Time) error {
+	return s.updateUser(ctx, "set password",
+		`UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 WHERE id = $1`,
+		id, hash, utc(at))
+}
+
+// SetDisabled sets the disabled flag and UpdatedAt = at.
+func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
+	return s.updateUser(ctx, "set disabled",
+		`UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1`, id, disabled, utc(at))
+}
+
+// DeleteUser removes the user; ON DELETE CASCADE removes the user's
+// refresh-token families and their tokens in the same statement.
+func (s *Store) DeleteUser(ctx context.Context, id string) error {
+	return s.updateUser(ctx, "delete user", `DELETE FROM users WHERE id = $1`, id)
+}
+
+// updateUser runs a statement on one user row (id is $1): ErrNotFound when
+// it touches none.
+func (s *Store) updateUser(ctx context.Context, op, sql string, id string, args ...any) error {
+	if !isUUID(id) {
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
+	}
+	tag, err := s.pool.Exec(ctx, sql, append([]any{id}, args...)...)
+	if err != nil {
+		return wrap(op, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: %s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}
