@@ -1,0 +1,218 @@
+package keys
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jws"
+)
+
+// TokenType is the JWS "typ" of access tokens (RFC 9068 §2.1).
+const TokenType = "at+jwt"
+
+// MaxTokenSize bounds the tokens Verify looks at; ours are a few hundred
+// bytes, and anything longer is rejected before any decoding.
+const MaxTokenSize = 16 << 10
+
+// ErrInvalidToken is wrapped by every error Verify returns.
+var ErrInvalidToken = errors.New("keys: invalid token")
+
+var b64 = base64.RawURLEncoding.Strict()
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidToken}, args...)...)
+}
+
+// signingKey is the current key prepared for the hot path: the encoded
+// protected header is fixed per key, so Sign only encodes the payload and
+// signs.
+type signingKey struct {
+	kid    string
+	prefix string // base64url(protected header) + "."
+	priv   any
+	signer jws.Signer2
+	sigLen int // signature length, for sizing the output buffer
+}
+
+// protectedHeader is the complete JOSE header of our tokens; struct order
+// fixes the member order.
+type protectedHeader struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+}
+
+func newSigningKey(k *Key) (*signingKey, error) {
+	jalg, ok := jwa.LookupSignatureAlgorithm(k.Algorithm)
+	if !ok {
+		return nil, unsupportedAlgorithm(k.Algorithm)
+	}
+	signer, err := jws.SignerFor(jalg)
+	if err != nil {
+		return nil, fmt.Errorf("keys: signer for %s: %w", k.Algorithm, err)
+	}
+	hdr, err := json.Marshal(protectedHeader{Alg: k.Algorithm, Kid: k.ID, Typ: TokenType})
+	if err != nil {
+		return nil, fmt.Errorf("keys: encode header: %w", err)
+	}
+	var sigLen int
+	switch p := k.Signer.(type) {
+	case *ecdsa.PrivateKey:
+		sigLen = 2 * ((p.Curve.Params().BitSize + 7) / 8)
+	case *rsa.PrivateKey:
+		sigLen = p.Size()
+	case ed25519.PrivateKey:
+		sigLen = ed25519.SignatureSize
+	}
+	return &signingKey{
+		kid:    k.ID,
+		prefix: b64.EncodeToString(hdr) + ".",
+		priv:   k.Signer,
+		signer: signer,
+		sigLen: sigLen,
+	}, nil
+}
+
+// sign returns the compact serialization (RFC 7515 §7.1):
+// base64url(header) "." base64url(payload) "." base64url(signature).
+func (k *signingKey) sign(payload []byte) (string, error) {
+	n := len(k.prefix) + b64.EncodedLen(len(payload))
+	buf := make([]byte, n, n+1+b64.EncodedLen(k.sigLen))
+	copy(buf, k.prefix)
+	b64.Encode(buf[len(k.prefix):], payload)
+	sig, err := k.signer.Sign(k.priv, buf)
+	if err != nil {
+		return "", fmt.Errorf("keys: sign with %s: %w", k.kid, err)
+	}
+	buf = append(buf, '.')
+	buf = b64.AppendEncode(buf, sig)
+	return string(buf), nil
+}
+
+// verifyKey is one published key prepared for Verify.
+type verifyKey struct {
+	alg      string
+	pub      any
+	verifier jws.Verifier2
+	// removeAt: tokens stop verifying at this instant; zero means never
+	// (current, next and PEM keys).
+	removeAt time.Time
+}
+
+func newVerifyKey(k *Key, removeAt time.Time) (*verifyKey, error) {
+	jalg, ok := jwa.LookupSignatureAlgorithm(k.Algorithm)
+	if !ok {
+		return nil, unsupportedAlgorithm(k.Algorithm)
+	}
+	v, err := jws.VerifierFor(jalg)
+	if err != nil {
+		return nil, fmt.Errorf("keys: verifier for %s: %w", k.Algorithm, err)
+	}
+	return &verifyKey{alg: k.Algorithm, pub: k.Signer.Public(), verifier: v, removeAt: removeAt}, nil
+}
+
+// verifyCompact checks a compact JWS against the published keys and returns
+// its payload. It checks the JOSE header and the signature only, never the
+// claims. The algorithm is pinned by the key, never taken from the token
+// (RFC 8725 §3.1), so "none", HMAC and algorithm substitution cannot pass.
+func verifyCompact(token string, keys map[string]*verifyKey, now time.Time) ([]byte, error) {
+	if len(token) > MaxTokenSize {
+		return nil, invalid("longer than %d bytes", MaxTokenSize)
+	}
+	// RFC 7515 §7.1: exactly three parts; a JWE has five.
+	h, rest, ok1 := strings.Cut(token, ".")
+	p, s, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.Contains(s, ".") {
+		return nil, invalid("not a compact JWS (want three dot-separated parts)")
+	}
+	hdr, err := parseHeader(h)
+	if err != nil {
+		return nil, err
+	}
+	key, ok := keys[hdr.kid]
+	if !ok || (!key.removeAt.IsZero() && !now.Before(key.removeAt)) {
+		return nil, invalid("unknown key id %q", hdr.kid)
+	}
+	if hdr.alg != key.alg {
+		return nil, invalid("alg %q does not match key %q (%s)", hdr.alg, hdr.kid, key.alg)
+	}
+	// RFC 9068 §4: the resource server MUST verify that typ is "at+jwt" or
+	// "application/at+jwt"; media types compare case-insensitively
+	// (RFC 7515 §4.1.9).
+	typ := hdr.typ
+	if len(typ) > len("application/") && strings.EqualFold(typ[:len("application/")], "application/") {
+		typ = typ[len("application/"):]
+	}
+	if !strings.EqualFold(typ, TokenType) {
+		return nil, invalid("typ %q is not %q", hdr.typ, TokenType)
+	}
+	sig, err := b64.DecodeString(s)
+	if err != nil {
+		return nil, invalid("signature is not base64url")
+	}
+	payload, err := b64.DecodeString(p)
+	if err != nil {
+		return nil, invalid("payload is not base64url")
+	}
+	if err := key.verifier.Verify(key.pub, []byte(token[:len(h)+1+len(p)]), sig); err != nil {
+		return nil, invalid("bad signature")
+	}
+	return payload, nil
+}
+
+type joseHeader struct {
+	alg, kid, typ string
+}
+
+// parseHeader decodes the protected header strictly: exact member names
+// (a map, since encoding/json matches struct fields case-insensitively),
+// string values, and no "crit" (RFC 7515 §4.1.11: we understand no
+// extensions, so any critical one must be rejected) and no "b64" (RFC 7797
+// payload encoding, which we never use).
+func parseHeader(h string) (joseHeader, error) {
+	raw, err := b64.DecodeString(h)
+	if err != nil {
+		return joseHeader{}, invalid("header is not base64url")
+	}
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &members); err != nil {
+		return joseHeader{}, invalid("header is not a JSON object")
+	}
+	if _, ok := members["crit"]; ok {
+		return joseHeader{}, invalid("unsupported critical header parameters")
+	}
+	if _, ok := members["b64"]; ok {
+		return joseHeader{}, invalid("unsupported b64 header parameter")
+	}
+	var hdr joseHeader
+	if err := headerString(members, "alg", &hdr.alg); err != nil {
+		return joseHeader{}, err
+	}
+	if err := headerString(members, "kid", &hdr.kid); err != nil {
+		return joseHeader{}, err
+	}
+	if err := headerString(members, "typ", &hdr.typ); err != nil {
+		return joseHeader{}, err
+	}
+	return hdr, nil
+}
+
+// headerString reads a required string member ("null" counts as missing).
+func headerString(members map[string]json.RawMessage, name string, dst *string) error {
+	v, ok := members[name]
+	if !ok || string(v) == "null" {
+		return invalid("header has no %q", name)
+	}
+	if err := json.Unmarshal(v, dst); err != nil {
+		return invalid("header %q is not a string", name)
+	}
+	return nil
+}
