@@ -161,7 +161,8 @@ func (s *RedisServer) Stop() error {
 	return os.RemoveAll(s.dir)
 }
 
-// Restart kills the server and starts a fresh, empty one on the same port.
+// Restart kills the server (if running) and starts a fresh, empty one on the
+// same port. It also starts a stopped server again.
 func (s *RedisServer) Restart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -182,6 +183,9 @@ func (s *RedisServer) kill() {
 // start launches redis-server on s.port and waits for +PONG. Callers hold
 // s.mu (or own s exclusively).
 func (s *RedisServer) start() error {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil { // Stop removed it
+		return fmt.Errorf("storetest: redis: %w", err)
+	}
 	logPath := filepath.Join(s.dir, "redis.log")
 	cmd := exec.Command(s.bin,
 		"--port", strconv.Itoa(s.port),

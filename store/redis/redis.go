@@ -1,0 +1,192 @@
+// Package redis keeps tokenserver's shared, fast-changing state in Redis: the
+// access-token denylist cache (store.RevocationStore), the revocation feed to
+// every instance and resource server (store.RevocationFeed, pub/sub) and the
+// failed-login counters (store.LoginThrottle).
+//
+// It is a cache, not the record: store/tiered puts it in front of a durable
+// RevocationStore and reseeds it after a flush or a failover. Every network
+// failure is returned wrapping store.ErrUnavailable so callers can fall back.
+//
+// Key layout under Config.Prefix (default "tokenserver:"):
+//
+//	<prefix>rev:<kind>:<value>   JSON store.Revocation, PEXPIREAT its ExpiresAt
+//	<prefix>throttle:<key>       failure count of the current window, PEXPIRE'd at its end
+//	<prefix>revocations          pub/sub channel, message = JSON store.Revocation
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tokenserver/tokenserver/store"
+)
+
+// DefaultPrefix is the key prefix when Config.Prefix is empty.
+const DefaultPrefix = "tokenserver:"
+
+// Config says how to reach Redis.
+type Config struct {
+	// URL selects the deployment:
+	//   redis://[user:pass@]host:port[/db]            one server (rediss:// for TLS)
+	//   redis://host1:port1?addr=host2:port2&addr=…    Redis Cluster (seed nodes)
+	//   redis+cluster://host:port                      Redis Cluster with one seed
+	//   redis+sentinel://[user:pass@]s1:port,s2:port/mastername[/db]
+	//                                                  Sentinel-managed primary
+	URL string
+	// Prefix starts every key and the channel name, so several deployments
+	// can share one server. Default DefaultPrefix.
+	Prefix string
+	// DialTimeout bounds establishing a connection; default 2s.
+	DialTimeout time.Duration
+	// ReadTimeout bounds waiting for a reply (and writing a command);
+	// default 1s. The denylist sits on the request path, so a slow Redis
+	// must turn into ErrUnavailable (and a fallback) quickly.
+	ReadTimeout time.Duration
+}
+
+// Store is a Redis-backed RevocationStore, RevocationFeed, LoginThrottle and
+// Pinger. It is safe for concurrent use. Close it when done.
+type Store struct {
+	client  goredis.UniversalClient
+	prefix  string
+	channel string
+	// readTimeout bounds waiting for a subscription's confirmation.
+	readTimeout time.Duration
+	// feedPingInterval is how long a subscription may stay silent before
+	// Subscribe checks the connection with a PING (tests shorten it).
+	feedPingInterval time.Duration
+}
+
+var (
+	_ store.RevocationStore = (*Store)(nil)
+	_ store.RevocationFeed  = (*Store)(nil)
+	_ store.LoginThrottle   = (*Store)(nil)
+	_ store.Pinger          = (*Store)(nil)
+)
+
+// Open creates the client for cfg. It does not wait for the server: a cache
+// that is down at start must not keep the token server from starting (the
+// tiered store answers from the durable record meanwhile), so check readiness
+// with Ping. Open fails only on an invalid configuration.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("redis: open: %w", err)
+	}
+	opts, err := parseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("redis: open: %w", err)
+	}
+	applyDefaults(opts, cfg)
+	prefix := cfg.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	readTimeout := opts.ReadTimeout
+	if readTimeout <= 0 { // disabled by the URL
+		readTimeout = 5 * time.Second
+	}
+	return &Store{
+		client:           goredis.NewUniversalClient(opts),
+		prefix:           prefix,
+		readTimeout:      readTimeout,
+		channel:          prefix + "revocations",
+		feedPingInterval: 15 * time.Second,
+	}, nil
+}
+
+// applyDefaults sets timeouts and retry behaviour suited to a cache on the
+// request path, keeping values the URL set explicitly.
+func applyDefaults(o *goredis.UniversalOptions, cfg Config) {
+	switch {
+	case cfg.DialTimeout > 0:
+		o.DialTimeout = cfg.DialTimeout
+	case o.DialTimeout == 0:
+		o.DialTimeout = 2 * time.Second
+	}
+	switch {
+	case cfg.ReadTimeout > 0:
+		o.ReadTimeout = cfg.ReadTimeout
+	case o.ReadTimeout == 0:
+		o.ReadTimeout = time.Second
+	}
+	if o.WriteTimeout == 0 {
+		o.WriteTimeout = o.ReadTimeout
+	}
+	// go-redis retries a failed dial 5 times, 100ms apart, and each command
+	// 3 times: seconds of waiting before a request can fall back to the
+	// durable store. One retry of each covers a dropped idle connection.
+	if o.DialerRetries == 0 {
+		o.DialerRetries = 1
+	}
+	if o.MaxRetries == 0 {
+		o.MaxRetries = 1
+	}
+	// Honour the caller's context deadline on the socket, not only the
+	// fixed timeouts.
+	o.ContextTimeoutEnabled = true
+}
+
+// Close releases the connections. Subscriptions end with it.
+func (s *Store) Close() error {
+	if err := s.client.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
+		return fmt.Errorf("redis: close: %w", err)
+	}
+	return nil
+}
+
+// Ping returns nil when the server answers, else an error wrapping
+// store.ErrUnavailable (whatever the cause: readiness means "usable").
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis: ping: %w: %w", store.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// wrap prefixes err with the operation and marks failures to reach or use
+// the server with store.ErrUnavailable (keeping the cause for errors.Is).
+func wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if unavailable(err) {
+		return fmt.Errorf("redis: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("redis: %s: %w", op, err)
+}
+
+// unavailable reports whether err means the server could not be reached or
+// could not serve (as opposed to a bug or a bad reply).
+func unavailable(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr),
+		errors.Is(err, goredis.ErrClosed),
+		errors.Is(err, goredis.ErrPoolTimeout),
+		errors.Is(err, goredis.ErrPoolExhausted),
+		errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, io.EOF),
+		errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE):
+		return true
+	}
+	// Server-side states in which it answers but cannot serve: still
+	// loading, a failover in progress, cluster slots down, out of memory.
+	return goredis.IsLoadingError(err) ||
+		goredis.IsReadOnlyError(err) ||
+		goredis.IsClusterDownError(err) ||
+		goredis.IsTryAgainError(err) ||
+		goredis.IsMasterDownError(err) ||
+		goredis.IsMaxClientsError(err) ||
+		goredis.IsNoReplicasError(err) ||
+		goredis.IsOOMError(err)
+}
