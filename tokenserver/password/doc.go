@@ -49,7 +49,8 @@
 // MaxConcurrent slots. A caller waits at most QueueTimeout (and never past its
 // context) for a slot, then gets ErrBusy, which the HTTP layer answers with 503
 // and Retry-After. Nothing is started in the background, so the work in flight
-// is always bounded.
+// is always bounded: at most MaxConcurrent computations, each using p
+// goroutines inside x/crypto/argon2 (p ≤ 16).
 //
 // Memory math: hashing memory is at most MaxConcurrent × m KiB for hashes made
 // at the Hasher's parameters. At the OWASP minimum (m = 19456 KiB = 19 MiB) and
@@ -58,6 +59,9 @@
 // store through Hash or through an import validated with Check.
 //
 // # Timing
+//
+// All errors are sentinels (ErrBusy, ErrTooLong, ErrMalformed, ErrEmpty) or
+// wrap one, or wrap the context's error; compare with errors.Is.
 //
 // Passwords longer than MaxPasswordBytes are rejected with ErrTooLong before
 // any hashing or waiting. VerifyDummy verifies against a hash computed once per
