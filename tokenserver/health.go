@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// readyTimeout bounds all readiness checks together.
-const readyTimeout = 2 * time.Second
+// defaultReadyTimeout bounds all readiness checks together.
+const defaultReadyTimeout = 2 * time.Second
 
 // handleHealthz reports that the process serves HTTP (liveness).
 func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
@@ -21,7 +21,7 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
 // to the log only: the probe may be reachable from outside, and errors
 // from stores can name internal hosts.
 func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	ctx, cancel := context.WithTimeout(r.Context(), s.readyTimeout)
 	defer cancel()
 
 	results := make(chan readyResult, len(s.cfg.Ready))

@@ -33,6 +33,8 @@ type Server struct {
 	metadata []byte
 	// endpoint base: the issuer without a trailing slash.
 	base string
+	// readyTimeout bounds /readyz (a field so tests can shorten it).
+	readyTimeout time.Duration
 
 	mux *http.ServeMux
 }
@@ -49,6 +51,8 @@ func New(cfg Config) (*Server, error) {
 		logger: cfg.Logger,
 		hasher: cfg.Hasher,
 		base:   strings.TrimSuffix(cfg.Issuer, "/"),
+
+		readyTimeout: defaultReadyTimeout,
 	}
 	s.grants = map[string]grantFunc{
 		grantPassword:     s.passwordGrant,

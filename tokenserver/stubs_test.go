@@ -1,0 +1,115 @@
+package tokenserver
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokenserver/tokenserver/store"
+)
+
+// Function-field stubs: each wraps a real store and overrides one method
+// only when its field is set, to inject errors.
+
+type stubUsers struct {
+	store.UserStore
+	userByName func(ctx context.Context, name string) (store.User, error)
+	userByID   func(ctx context.Context, id string) (store.User, error)
+}
+
+func (s stubUsers) UserByName(ctx context.Context, name string) (store.User, error) {
+	if s.userByName != nil {
+		return s.userByName(ctx, name)
+	}
+	return s.UserStore.UserByName(ctx, name)
+}
+
+func (s stubUsers) UserByID(ctx context.Context, id string) (store.User, error) {
+	if s.userByID != nil {
+		return s.userByID(ctx, id)
+	}
+	return s.UserStore.UserByID(ctx, id)
+}
+
+type stubClients struct {
+	store.ClientStore
+	clientByID func(ctx context.Context, id string) (store.Client, error)
+}
+
+func (s stubClients) ClientByID(ctx context.Context, id string) (store.Client, error) {
+	if s.clientByID != nil {
+		return s.clientByID(ctx, id)
+	}
+	return s.ClientStore.ClientByID(ctx, id)
+}
+
+type stubRefresh struct {
+	store.RefreshTokenStore
+	createFamily func(ctx context.Context, f store.RefreshFamily, t store.RefreshToken) error
+	rotate       func(ctx context.Context, req store.RotateRequest) (store.RefreshFamily, error)
+}
+
+func (s stubRefresh) CreateFamily(ctx context.Context, f store.RefreshFamily, t store.RefreshToken) error {
+	if s.createFamily != nil {
+		return s.createFamily(ctx, f, t)
+	}
+	return s.RefreshTokenStore.CreateFamily(ctx, f, t)
+}
+
+func (s stubRefresh) Rotate(ctx context.Context, req store.RotateRequest) (store.RefreshFamily, error) {
+	if s.rotate != nil {
+		return s.rotate(ctx, req)
+	}
+	return s.RefreshTokenStore.Rotate(ctx, req)
+}
+
+type stubThrottle struct {
+	store.LoginThrottle
+	check func(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error)
+}
+
+func (s stubThrottle) Check(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error) {
+	if s.check != nil {
+		return s.check(ctx, keys)
+	}
+	return s.LoginThrottle.Check(ctx, keys)
+}
+
+// countingHasher wraps the real hasher, counts hash computations and can
+// inject an error into every call.
+type countingHasher struct {
+	passwordHasher
+	calls atomic.Int64
+	err   error
+}
+
+func (c *countingHasher) Hash(ctx context.Context, pw string) (string, error) {
+	c.calls.Add(1)
+	if c.err != nil {
+		return "", c.err
+	}
+	return c.passwordHasher.Hash(ctx, pw)
+}
+
+func (c *countingHasher) Verify(ctx context.Context, pw, encoded string) (bool, bool, error) {
+	c.calls.Add(1)
+	if c.err != nil {
+		return false, false, c.err
+	}
+	return c.passwordHasher.Verify(ctx, pw, encoded)
+}
+
+func (c *countingHasher) VerifyDummy(ctx context.Context, pw string) error {
+	c.calls.Add(1)
+	if c.err != nil {
+		return c.err
+	}
+	return c.passwordHasher.VerifyDummy(ctx, pw)
+}
+
+// countHashing replaces the server's hasher with a counting wrapper.
+func (h *harness) countHashing() *countingHasher {
+	c := &countingHasher{passwordHasher: h.srv.hasher}
+	h.srv.hasher = c
+	return c
+}
