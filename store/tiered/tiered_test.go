@@ -1,0 +1,404 @@
+package tiered
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/memory"
+	redisstore "github.com/tokenserver/tokenserver/store/redis"
+	"github.com/tokenserver/tokenserver/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// openRedis opens the Redis store at url (prefix may be empty for a
+// dedicated server), closed when the test ends.
+func openRedis(t *testing.T, url, prefix string) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.Open(t.Context(), redisstore.Config{URL: url, Prefix: prefix})
+	if err != nil {
+		t.Fatalf("redis.Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// sharedRedis is the test binary's redis-server with a fresh prefix.
+func sharedRedis(t *testing.T) *redisstore.Store {
+	t.Helper()
+	target := storetest.StartRedis(t)
+	return openRedis(t, target.URL(), target.Prefix)
+}
+
+// ownRedis starts a redis-server for this test alone, so it can be stopped
+// and started without disturbing other tests.
+func ownRedis(t *testing.T) (*storetest.RedisServer, *redisstore.Store) {
+	t.Helper()
+	storetest.StartRedis(t) // skips (or fails on CI) without redis-server
+	srv, err := storetest.StartRedisServer()
+	if err != nil {
+		t.Fatalf("StartRedisServer: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	return srv, openRedis(t, "redis://"+srv.Addr, "")
+}
+
+// unreachableRedis is a Redis store whose port nothing listens on.
+func unreachableRedis(t *testing.T) *redisstore.Store {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return openRedis(t, "redis://"+addr, "")
+}
+
+// logBuffer collects log output; safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) count(substr string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Count(b.buf.String(), substr)
+}
+
+func newLogger() (*slog.Logger, *logBuffer) {
+	buf := &logBuffer{}
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
+}
+
+// revocationStub injects errors; nil fields panic if called.
+type revocationStub struct {
+	revoke    func(context.Context, store.Revocation) error
+	isRevoked func(context.Context, store.RevocationQuery, time.Time) (bool, error)
+	active    func(context.Context, time.Time) ([]store.Revocation, error)
+}
+
+func (s revocationStub) Revoke(ctx context.Context, r store.Revocation) error {
+	return s.revoke(ctx, r)
+}
+func (s revocationStub) IsRevoked(ctx context.Context, q store.RevocationQuery, now time.Time) (bool, error) {
+	return s.isRevoked(ctx, q, now)
+}
+func (s revocationStub) Active(ctx context.Context, now time.Time) ([]store.Revocation, error) {
+	return s.active(ctx, now)
+}
+
+var errDurableDown = errors.New("durable store down")
+
+// failingDurable fails every call like an unreachable database.
+func failingDurable() revocationStub {
+	err := errors.Join(errDurableDown, store.ErrUnavailable)
+	return revocationStub{
+		revoke:    func(context.Context, store.Revocation) error { return err },
+		isRevoked: func(context.Context, store.RevocationQuery, time.Time) (bool, error) { return false, err },
+		active:    func(context.Context, time.Time) ([]store.Revocation, error) { return nil, err },
+	}
+}
+
+func revocation(kind store.RevocationKind, value string) store.Revocation {
+	now := time.Now()
+	r := store.Revocation{Kind: kind, Value: value, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+	if kind == store.RevokeSub {
+		r.NotBefore = now.Truncate(time.Second)
+	}
+	return r
+}
+
+// query matches r (a token issued a minute ago for a sub entry).
+func query(r store.Revocation) store.RevocationQuery {
+	q := store.RevocationQuery{IssuedAt: time.Now().Add(-time.Minute).Truncate(time.Second)}
+	switch r.Kind {
+	case store.RevokeJTI:
+		q.JTI = r.Value
+	case store.RevokeSID:
+		q.SID = r.Value
+	case store.RevokeSub:
+		q.Sub = r.Value
+	}
+	return q
+}
+
+func isRevoked(t *testing.T, s store.RevocationStore, q store.RevocationQuery) bool {
+	t.Helper()
+	revoked, err := s.IsRevoked(t.Context(), q, time.Now())
+	if err != nil {
+		t.Fatalf("IsRevoked(%+v): %v", q, err)
+	}
+	return revoked
+}
+
+// The tiered store over real Redis and memory is itself a conforming
+// RevocationStore.
+func TestRevocationsConformance(t *testing.T) {
+	storetest.TestRevocationStore(t, func(t *testing.T) store.RevocationStore {
+		return NewRevocations(memory.New(time.Now), sharedRedis(t), nil)
+	})
+}
+
+func TestThrottleConformance(t *testing.T) {
+	storetest.TestLoginThrottle(t, func(t *testing.T) store.LoginThrottle {
+		return NewThrottle(sharedRedis(t), memory.New(time.Now), nil)
+	})
+}
+
+// A flushed cache (FLUSHALL, a failover to an empty replica) knows nothing;
+// Reseed restores it from the durable record.
+func TestReseedAfterFlush(t *testing.T) {
+	durable, cache := memory.New(time.Now), sharedRedis(t)
+	tiered := NewRevocations(durable, cache, nil)
+	entries := []store.Revocation{
+		revocation(store.RevokeJTI, "jti-1"),
+		revocation(store.RevokeSID, "sid-1"),
+		revocation(store.RevokeSub, "sub-1"),
+	}
+	for _, r := range entries {
+		if err := tiered.Revoke(t.Context(), r); err != nil {
+			t.Fatalf("Revoke: %v", err)
+		}
+	}
+	storetest.FlushRedis(t)
+	for _, r := range entries {
+		if isRevoked(t, cache, query(r)) {
+			t.Fatalf("cache still has %s %s after FLUSHALL; the test proves nothing", r.Kind, r.Value)
+		}
+	}
+	if err := tiered.Reseed(t.Context(), time.Now()); err != nil {
+		t.Fatalf("Reseed: %v", err)
+	}
+	for _, r := range entries {
+		if !isRevoked(t, cache, query(r)) {
+			t.Errorf("cache lacks %s %s after Reseed", r.Kind, r.Value)
+		}
+		if !isRevoked(t, tiered, query(r)) {
+			t.Errorf("tiered: %s %s not revoked after Reseed", r.Kind, r.Value)
+		}
+	}
+}
+
+// With the cache unreachable, IsRevoked answers from the durable record:
+// revoked stays revoked, and unknown tokens are still accepted.
+func TestIsRevokedFallsBackToDurable(t *testing.T) {
+	durable := memory.New(time.Now)
+	r := revocation(store.RevokeSub, "sub-1")
+	if err := durable.Revoke(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	cache := unreachableRedis(t)
+	if _, err := cache.IsRevoked(t.Context(), query(r), time.Now()); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("cache.IsRevoked = %v, want ErrUnavailable; the test proves nothing", err)
+	}
+	logger, logs := newLogger()
+	tiered := NewRevocations(durable, cache, logger)
+	for _, tc := range []struct {
+		name string
+		q    store.RevocationQuery
+		want bool
+	}{
+		{"Revoked", query(r), true},
+		{"NotRevoked", store.RevocationQuery{Sub: "sub-2", IssuedAt: time.Now()}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := isRevoked(t, tiered, tc.q); got != tc.want {
+				t.Errorf("IsRevoked = %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if logs.count("answered from the durable record") == 0 {
+		t.Error("fallback not logged")
+	}
+}
+
+func TestIsRevokedBothFail(t *testing.T) {
+	tiered := NewRevocations(failingDurable(), unreachableRedis(t), nil)
+	revoked, err := tiered.IsRevoked(t.Context(), store.RevocationQuery{JTI: "x"}, time.Now())
+	if err == nil || revoked {
+		t.Fatalf("IsRevoked = %v, %v; want an error, never a plain \"not revoked\"", revoked, err)
+	}
+	if !errors.Is(err, errDurableDown) || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("err = %v, want the durable error and ErrUnavailable", err)
+	}
+}
+
+// The durable record is written first; if it fails, nothing reaches the
+// cache and the caller learns of it.
+func TestRevokeDurableFailure(t *testing.T) {
+	cache := sharedRedis(t)
+	tiered := NewRevocations(failingDurable(), cache, nil)
+	r := revocation(store.RevokeJTI, "jti-1")
+	if err := tiered.Revoke(t.Context(), r); !errors.Is(err, errDurableDown) {
+		t.Fatalf("Revoke = %v, want the durable error", err)
+	}
+	active, err := cache.Active(t.Context(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(active) != 0 {
+		t.Errorf("cache holds %v after a failed durable write", active)
+	}
+}
+
+// A revocation whose cache write failed must not be forgotten when the cache
+// comes back empty: the durable record answers until Reseed.
+func TestCacheWriteFailureAnswersFromDurable(t *testing.T) {
+	srv, cache := ownRedis(t)
+	durable := memory.New(time.Now)
+	logger, logs := newLogger()
+	tiered := NewRevocations(durable, cache, logger)
+	before := revocation(store.RevokeJTI, "jti-before")
+	if err := tiered.Revoke(t.Context(), before); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	missed := []store.Revocation{revocation(store.RevokeJTI, "jti-missed"), revocation(store.RevokeSub, "sub-missed")}
+	for _, r := range missed {
+		if err := tiered.Revoke(t.Context(), r); err != nil {
+			t.Fatalf("Revoke with the cache down = %v, want nil (the durable record has it)", err)
+		}
+	}
+	if n := logs.count("revocation cache write failed"); n != 1 {
+		t.Errorf("cache write failure logged %d times, want once", n)
+	}
+	if err := srv.Restart(); err != nil { // back, and empty
+		t.Fatal(err)
+	}
+	for _, r := range append(missed, before) {
+		if !isRevoked(t, tiered, query(r)) {
+			t.Errorf("%s %s not revoked after the cache came back empty", r.Kind, r.Value)
+		}
+	}
+	if err := tiered.Reseed(t.Context(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range append(missed, before) {
+		if !isRevoked(t, cache, query(r)) {
+			t.Errorf("cache lacks %s %s after Reseed", r.Kind, r.Value)
+		}
+	}
+	// The cache answers again: an entry only the cache has is seen.
+	only := revocation(store.RevokeSID, "sid-cache-only")
+	if err := cache.Revoke(t.Context(), only); err != nil {
+		t.Fatal(err)
+	}
+	if !isRevoked(t, tiered, query(only)) {
+		t.Error("tiered store still bypasses the cache after a successful Reseed")
+	}
+}
+
+func TestReseedDurableFailure(t *testing.T) {
+	tiered := NewRevocations(failingDurable(), sharedRedis(t), nil)
+	if err := tiered.Reseed(t.Context(), time.Now()); !errors.Is(err, errDurableDown) {
+		t.Errorf("Reseed = %v, want the durable error", err)
+	}
+	if _, err := tiered.Active(t.Context(), time.Now()); !errors.Is(err, errDurableDown) {
+		t.Errorf("Active = %v, want the durable error", err)
+	}
+}
+
+// Active is the durable record, not whatever the cache holds.
+func TestActiveFromDurable(t *testing.T) {
+	durable, cache := memory.New(time.Now), sharedRedis(t)
+	if err := cache.Revoke(t.Context(), revocation(store.RevokeJTI, "cache-only")); err != nil {
+		t.Fatal(err)
+	}
+	r := revocation(store.RevokeJTI, "durable")
+	if err := durable.Revoke(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	active, err := NewRevocations(durable, cache, nil).Active(t.Context(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(active) != 1 || active[0].Value != "durable" {
+		t.Errorf("Active = %v, want only the durable entry", active)
+	}
+}
+
+// throttleStub injects errors.
+type throttleStub struct {
+	check func(context.Context, []store.ThrottleKey) (time.Duration, error)
+	fail  func(context.Context, []store.ThrottleKey) error
+}
+
+func (s throttleStub) Check(ctx context.Context, k []store.ThrottleKey) (time.Duration, error) {
+	return s.check(ctx, k)
+}
+func (s throttleStub) Fail(ctx context.Context, k []store.ThrottleKey) error { return s.fail(ctx, k) }
+
+// With Redis down, failures are counted locally and still block; the
+// switch and the recovery are logged once each, and failures counted during
+// the outage still count after it.
+func TestThrottleFallsBack(t *testing.T) {
+	srv, primary := ownRedis(t)
+	logger, logs := newLogger()
+	th := NewThrottle(primary, memory.New(time.Now), logger)
+	keys := []store.ThrottleKey{{Key: "user:alice", Limit: 3, Window: time.Minute}}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if wait, err := th.Check(t.Context(), keys); err != nil || wait != 0 {
+			t.Fatalf("Check before failure %d = %v, %v; want 0, nil", i+1, wait, err)
+		}
+		if err := th.Fail(t.Context(), keys); err != nil {
+			t.Fatalf("Fail with Redis down = %v, want the fallback to count it", err)
+		}
+	}
+	if wait, err := th.Check(t.Context(), keys); err != nil || wait <= 0 {
+		t.Fatalf("Check at the limit with Redis down = %v, %v; want a wait", wait, err)
+	}
+	if n := logs.count("login throttle primary failed"); n != 1 {
+		t.Errorf("fallback logged %d times, want once", n)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if wait, err := th.Check(t.Context(), keys); err != nil || wait <= 0 {
+		t.Errorf("Check after recovery = %v, %v; want the outage's failures to still block", wait, err)
+	}
+	if n := logs.count("login throttle primary recovered"); n != 1 {
+		t.Errorf("recovery logged %d times, want once", n)
+	}
+	_, _ = th.Check(t.Context(), keys)
+	if n := logs.count("login throttle primary recovered"); n != 1 {
+		t.Errorf("recovery logged %d times after another Check, want once", n)
+	}
+}
+
+// Never "no limit": when both throttles fail, both operations fail.
+func TestThrottleBothFail(t *testing.T) {
+	errLocal := errors.New("local throttle broken")
+	fallback := throttleStub{
+		check: func(context.Context, []store.ThrottleKey) (time.Duration, error) { return 0, errLocal },
+		fail:  func(context.Context, []store.ThrottleKey) error { return errLocal },
+	}
+	th := NewThrottle(unreachableRedis(t), fallback, nil)
+	keys := []store.ThrottleKey{{Key: "user:alice", Limit: 3, Window: time.Minute}}
+	if _, err := th.Check(t.Context(), keys); !errors.Is(err, errLocal) || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Check = %v, want both errors", err)
+	}
+	if err := th.Fail(t.Context(), keys); !errors.Is(err, errLocal) || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Fail = %v, want both errors", err)
+	}
+}
