@@ -118,7 +118,7 @@ func newHarness(t testing.TB, opts ...func(*harness, *Config)) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, clock: clock, mem: mem, hasher: hasher, logs: &syncBuffer{}}
-	h.keys = newTestKeys(t, clock)
+	h.keys = newTestKeys(t, clock, mem)
 	h.seed()
 
 	cfg := Config{
