@@ -20,10 +20,6 @@ func (m *Manager) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return ctx.Err()
 	}
-	m.lastLoad.Store(m.cfg.Now().UnixNano())
-	m.running.Store(true)
-	defer m.running.Store(false)
-
 	watcher, _ := m.store.(store.KeyWatcher)
 	var changes <-chan struct{}
 	subscribe := func() {
@@ -38,6 +34,9 @@ func (m *Manager) Run(ctx context.Context) error {
 		changes = c
 	}
 	subscribe()
+	m.lastLoad.Store(m.cfg.Now().UnixNano())
+	m.running.Store(true) // after subscribing: tests wait on it
+	defer m.running.Store(false)
 
 	ticker := time.NewTicker(m.cfg.RefreshInterval)
 	defer ticker.Stop()
