@@ -48,7 +48,11 @@ func (s *Server) passwordGrant(ctx context.Context, req grantRequest) (tokenResp
 	user, err := s.checkPassword(ctx, username, pw)
 	if err != nil {
 		if errors.Is(err, &Error{Code: CodeInvalidGrant}) {
-			if ferr := s.cfg.Throttle.Fail(ctx, throttleKeys); ferr != nil {
+			// Recorded even if the caller hangs up: a guess whose answer was
+			// never read still counts.
+			fctx, cancel := detached(ctx)
+			defer cancel()
+			if ferr := s.cfg.Throttle.Fail(fctx, throttleKeys); ferr != nil {
 				s.logger.WarnContext(ctx, "tokenserver: recording failed login", "error", ferr)
 			}
 		}

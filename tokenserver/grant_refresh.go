@@ -118,6 +118,10 @@ func (s *Server) revokeReusedFamily(ctx context.Context, req grantRequest, famil
 		ExpiresAt: req.now.Add(max(effective(req.client.AccessTokenTTL, s.cfg.AccessTokenTTL), s.cfg.AccessTokenTTL)),
 		CreatedAt: req.now,
 	}
+	// The revocation must land even if the caller (perhaps the thief) hangs
+	// up now.
+	ctx, cancel := detached(ctx)
+	defer cancel()
 	s.logger.WarnContext(ctx, "tokenserver: refresh token reuse; session revoked",
 		"sid", family.ID, "client_id", req.client.ID, "user_id", family.UserID)
 	if err := s.cfg.Revocations.Revoke(ctx, rev); err != nil {

@@ -124,3 +124,14 @@ func effective(d, def time.Duration) time.Duration {
 func storeErr(op string, err error) error {
 	return fmt.Errorf("tokenserver: %s: %w", op, err)
 }
+
+// detachedTimeout bounds writes that must outlive the request.
+const detachedTimeout = 5 * time.Second
+
+// detached returns a context that keeps ctx's values but not its
+// cancellation, bounded by detachedTimeout, for security-relevant writes
+// (failed-login counts, reuse revocations) that must not be skipped because
+// the client disconnected.
+func detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+}
