@@ -70,7 +70,7 @@ func TestVerify(t *testing.T) {
 		flipped[10] = 'A'
 	}
 	unpublished := newKey(t, "nobody", "ES256")
-	rsKeyAsES := &signingKey{kid: "es", alg: rs.alg, priv: rs.priv}         // RS256 under the ES256 key's kid
+	rsKeyAsES := &signingKey{kid: "es", alg: rs.alg, priv: rs.priv}          // RS256 under the ES256 key's kid
 	es384AsES256 := &signingKey{kid: "es", alg: es384.alg, priv: es384.priv} // ES384 under the ES256 kid
 	psUnderRS := newKey(t, "rs", "PS256")                                    // RS256-pinned kid, PS256 header
 	psUnderRS.priv = rs.priv
