@@ -36,7 +36,7 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 }
 
 func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.cfg.TrustedProxies {
+	for _, p := range s.trustedProxies {
 		if p.Contains(a) {
 			return true
 		}

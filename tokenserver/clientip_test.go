@@ -7,10 +7,10 @@ import (
 )
 
 func TestClientIP(t *testing.T) {
-	proxies := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}
+	proxies := []string{"10.0.0.0/8", "fd00::/8"}
 	tests := []struct {
 		name    string
-		trusted []netip.Prefix
+		trusted []string
 		remote  string
 		xff     []string
 		want    string
@@ -23,6 +23,7 @@ func TestClientIP(t *testing.T) {
 		{name: "several header lines", trusted: proxies, remote: "10.1.1.1:80",
 			xff: []string{"1.2.3.4", "198.51.100.1, 10.2.2.2"}, want: "198.51.100.1"},
 		{name: "garbage stops the walk", trusted: proxies, remote: "10.1.1.1:80", xff: []string{"1.2.3.4, bogus, 10.2.2.2"}, want: "10.2.2.2"},
+		{name: "single trusted address", trusted: []string{"10.1.1.1"}, remote: "10.1.1.1:80", xff: []string{"198.51.100.1"}, want: "198.51.100.1"},
 		{name: "all trusted", trusted: proxies, remote: "10.1.1.1:80", xff: []string{"10.3.3.3"}, want: "10.3.3.3"},
 		{name: "ipv6 peer", remote: "[2001:db8::1]:443", want: "2001:db8::1"},
 		{name: "mapped ipv4", remote: "[::ffff:203.0.113.9]:443", want: "203.0.113.9"},
@@ -30,7 +31,11 @@ func TestClientIP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := &Server{cfg: Config{TrustedProxies: tt.trusted}}
+			trusted, err := parseTrustedProxies(tt.trusted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &Server{trustedProxies: trusted}
 			r := httptest.NewRequest("POST", "/token", nil)
 			r.RemoteAddr = tt.remote
 			for _, v := range tt.xff {

@@ -28,21 +28,17 @@ type Keys interface {
 	MaxAge() time.Duration
 }
 
-// ThrottleLimit allows Limit failed logins per Window.
-type ThrottleLimit struct {
-	Limit  int
-	Window time.Duration
-}
-
 // ThrottleLimits are the failed-login counters checked before any password
-// is hashed.
+// is hashed. Zero fields take the defaults.
 type ThrottleLimits struct {
-	// PerUserIP counts failures per (lowercased username, client IP);
-	// default 5 per 5 minutes.
-	PerUserIP ThrottleLimit
-	// PerIP counts failures per client IP (IPv6: per /64); default 100 per
-	// 5 minutes.
-	PerIP ThrottleLimit
+	// UserFailures is allowed per (lowercased username, client IP) per
+	// Window; default 5. It stops guessing one account.
+	UserFailures int
+	// IPFailures is allowed per client IP (IPv6: per /64) per Window;
+	// default 100. It stops spraying many accounts.
+	IPFailures int
+	// Window; default 5 minutes.
+	Window time.Duration
 }
 
 // Config configures a Server. Zero durations take the documented defaults.
@@ -78,10 +74,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Ready checks run by /readyz.
 	Ready []func(context.Context) error
-	// TrustedProxies: when the peer address is in one of these prefixes,
-	// the client IP is taken from X-Forwarded-For (the right-most address
-	// not itself trusted). Empty: the peer address only.
-	TrustedProxies []netip.Prefix
+	// TrustedProxies are CIDRs (or single addresses) of reverse proxies.
+	// When the peer address is in one of them, the client IP is taken from
+	// X-Forwarded-For (the right-most address not itself trusted). Empty:
+	// the peer address only.
+	TrustedProxies []string
 	// Scopes advertised in the metadata's scopes_supported.
 	Scopes []string
 }
@@ -92,8 +89,8 @@ const (
 	defaultRefreshIdleTTL     = 14 * 24 * time.Hour
 	defaultRefreshAbsoluteTTL = 90 * 24 * time.Hour
 	defaultThrottleWindow     = 5 * time.Minute
-	defaultPerUserIPLimit     = 5
-	defaultPerIPLimit         = 100
+	defaultUserFailures       = 5
+	defaultIPFailures         = 100
 )
 
 // withDefaults returns c with every zero setting replaced by its default.
@@ -110,11 +107,14 @@ func (c Config) withDefaults() Config {
 	if len(c.Audience) == 0 && c.Issuer != "" {
 		c.Audience = []string{c.Issuer}
 	}
-	if c.ThrottleLimits.PerUserIP == (ThrottleLimit{}) {
-		c.ThrottleLimits.PerUserIP = ThrottleLimit{Limit: defaultPerUserIPLimit, Window: defaultThrottleWindow}
+	if c.ThrottleLimits.UserFailures == 0 {
+		c.ThrottleLimits.UserFailures = defaultUserFailures
 	}
-	if c.ThrottleLimits.PerIP == (ThrottleLimit{}) {
-		c.ThrottleLimits.PerIP = ThrottleLimit{Limit: defaultPerIPLimit, Window: defaultThrottleWindow}
+	if c.ThrottleLimits.IPFailures == 0 {
+		c.ThrottleLimits.IPFailures = defaultIPFailures
+	}
+	if c.ThrottleLimits.Window == 0 {
+		c.ThrottleLimits.Window = defaultThrottleWindow
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -150,11 +150,13 @@ func (c Config) validate() error {
 	if c.RefreshReuseLeeway < 0 {
 		bad("RefreshReuseLeeway: must not be negative, got %v", c.RefreshReuseLeeway)
 	}
-	for name, l := range map[string]ThrottleLimit{
-		"ThrottleLimits.PerUserIP": c.ThrottleLimits.PerUserIP, "ThrottleLimits.PerIP": c.ThrottleLimits.PerIP,
+	for name, v := range map[string]int64{
+		"ThrottleLimits.UserFailures": int64(c.ThrottleLimits.UserFailures),
+		"ThrottleLimits.IPFailures":   int64(c.ThrottleLimits.IPFailures),
+		"ThrottleLimits.Window":       int64(c.ThrottleLimits.Window),
 	} {
-		if l.Limit <= 0 || l.Window <= 0 {
-			bad("%s: Limit and Window must be positive", name)
+		if v <= 0 {
+			bad("%s: must be positive", name)
 		}
 	}
 	for name, missing := range map[string]bool{
@@ -166,10 +168,8 @@ func (c Config) validate() error {
 			bad("%s: required", name)
 		}
 	}
-	for i, p := range c.TrustedProxies {
-		if !p.IsValid() {
-			bad("TrustedProxies[%d]: invalid prefix", i)
-		}
+	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+		bad("%w", err)
 	}
 	for i, sc := range c.Scopes {
 		if !validScopeToken(sc) {
@@ -222,4 +222,23 @@ func isLoopbackHost(host string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.IsLoopback()
+}
+
+// parseTrustedProxies parses CIDRs and single addresses (as /32 or /128).
+func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range list {
+		s = strings.TrimSpace(s)
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("TrustedProxies[%d]: %q is neither a CIDR nor an IP address", i, s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

@@ -1,7 +1,6 @@
 package tokenserver
 
 import (
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -30,10 +29,12 @@ func TestNewValidatesConfig(t *testing.T) {
 		{name: "negative idle TTL", edit: func(c *Config) { c.RefreshIdleTTL = -time.Second }, wantErr: "RefreshIdleTTL: must be positive"},
 		{name: "negative absolute TTL", edit: func(c *Config) { c.RefreshAbsoluteTTL = -time.Second }, wantErr: "RefreshAbsoluteTTL: must be positive"},
 		{name: "negative leeway", edit: func(c *Config) { c.RefreshReuseLeeway = -time.Second }, wantErr: "RefreshReuseLeeway"},
-		{name: "bad throttle", edit: func(c *Config) { c.ThrottleLimits.PerIP = ThrottleLimit{Limit: 5} }, wantErr: "ThrottleLimits.PerIP"},
+		{name: "bad throttle", edit: func(c *Config) { c.ThrottleLimits.IPFailures = -1 }, wantErr: "ThrottleLimits.IPFailures"},
+		{name: "bad throttle window", edit: func(c *Config) { c.ThrottleLimits.Window = -time.Second }, wantErr: "ThrottleLimits.Window"},
+		{name: "proxies", edit: func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", " 192.0.2.1", "fd00::/8"} }},
 		{name: "empty audience", edit: func(c *Config) { c.Audience = []string{""} }, wantErr: "Audience: empty entry"},
 		{name: "bad scope", edit: func(c *Config) { c.Scopes = []string{"a b"} }, wantErr: "Scopes[0]"},
-		{name: "bad proxy", edit: func(c *Config) { c.TrustedProxies = []netip.Prefix{{}} }, wantErr: "TrustedProxies[0]"},
+		{name: "bad proxy", edit: func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.local"} }, wantErr: "TrustedProxies[1]"},
 		{name: "no users", edit: func(c *Config) { c.Users = nil }, wantErr: "Users: required"},
 		{name: "no clients", edit: func(c *Config) { c.Clients = nil }, wantErr: "Clients: required"},
 		{name: "no refresh", edit: func(c *Config) { c.Refresh = nil }, wantErr: "Refresh: required"},
@@ -66,7 +67,7 @@ func TestConfigDefaults(t *testing.T) {
 	c := h.srv.cfg
 	if c.AccessTokenTTL != 15*time.Minute || c.RefreshIdleTTL != 14*24*time.Hour || c.RefreshAbsoluteTTL != 90*24*time.Hour ||
 		c.RefreshReuseLeeway != 0 || len(c.Audience) != 1 || c.Audience[0] != testIssuer ||
-		c.ThrottleLimits.PerUserIP != (ThrottleLimit{5, 5 * time.Minute}) || c.ThrottleLimits.PerIP != (ThrottleLimit{100, 5 * time.Minute}) {
+		c.ThrottleLimits != (ThrottleLimits{UserFailures: 5, IPFailures: 100, Window: 5 * time.Minute}) {
 		t.Errorf("defaults %+v", c)
 	}
 }

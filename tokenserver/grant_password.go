@@ -145,8 +145,8 @@ func (s *Server) loginThrottleKeys(username string, req grantRequest) []store.Th
 	userKey := hex.EncodeToString(sum[:16])
 	l := s.cfg.ThrottleLimits
 	return []store.ThrottleKey{
-		{Key: "login:user:" + userKey + ":" + ip, Limit: l.PerUserIP.Limit, Window: l.PerUserIP.Window},
-		{Key: "login:ip:" + ip, Limit: l.PerIP.Limit, Window: l.PerIP.Window},
+		{Key: "login:user:" + userKey + ":" + ip, Limit: l.UserFailures, Window: l.Window},
+		{Key: "login:ip:" + ip, Limit: l.IPFailures, Window: l.Window},
 	}
 }
 

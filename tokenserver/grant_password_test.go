@@ -88,8 +88,8 @@ func TestPasswordGrantBadCredentialsLookAlike(t *testing.T) {
 			if got := hashing.calls.Load(); (got == 1) != tt.wantHashing || got > 1 {
 				t.Errorf("%d hash computations, want hashing=%v", got, tt.wantHashing)
 			}
-			if wait := h.failuresUntilThrottled(t, tt.username); wait != defaultPerUserIPLimit-1 {
-				t.Errorf("failure not recorded: %d more failures allowed, want %d", wait, defaultPerUserIPLimit-1)
+			if wait := h.failuresUntilThrottled(t, tt.username); wait != defaultUserFailures-1 {
+				t.Errorf("failure not recorded: %d more failures allowed, want %d", wait, defaultUserFailures-1)
 			}
 		})
 	}
@@ -132,7 +132,7 @@ func TestPasswordGrantThrottle(t *testing.T) {
 		{
 			name: "per username and IP",
 			fail: func(h *harness) {
-				for range defaultPerUserIPLimit {
+				for range defaultUserFailures {
 					assertOAuthError(h.t, h.token(loginBody("ALICE", "wrong"), withBasic(webID, webSecret)), 400, CodeInvalidGrant)
 				}
 			},
@@ -141,7 +141,7 @@ func TestPasswordGrantThrottle(t *testing.T) {
 		{
 			name: "per IP across usernames",
 			fail: func(h *harness) {
-				for i := range defaultPerIPLimit {
+				for i := range defaultIPFailures {
 					rec := h.token(loginBody(fmt.Sprintf("user%d", i), "wrong"), withBasic(webID, webSecret))
 					assertOAuthError(h.t, rec, 400, CodeInvalidGrant)
 				}
@@ -151,7 +151,7 @@ func TestPasswordGrantThrottle(t *testing.T) {
 		{
 			name: "per IPv6 /64",
 			fail: func(h *harness) {
-				for i := range defaultPerIPLimit {
+				for i := range defaultIPFailures {
 					rec := h.token(loginBody(fmt.Sprintf("user%d", i), "wrong"), withBasic(webID, webSecret),
 						withRemoteAddr(fmt.Sprintf("[2001:db8::%x]:443", i+1)))
 					assertOAuthError(h.t, rec, 400, CodeInvalidGrant)

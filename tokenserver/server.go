@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -33,6 +34,8 @@ type Server struct {
 	metadata []byte
 	// endpoint base: the issuer without a trailing slash.
 	base string
+	// trustedProxies is Config.TrustedProxies parsed.
+	trustedProxies []netip.Prefix
 	// readyTimeout bounds /readyz (a field so tests can shorten it).
 	readyTimeout time.Duration
 
@@ -59,6 +62,8 @@ func New(cfg Config) (*Server, error) {
 		grantRefreshToken: s.refreshGrant,
 	}
 	s.dummySecretHash = newDummySecretHash()
+	// validate has already parsed them once; this cannot fail.
+	s.trustedProxies, _ = parseTrustedProxies(cfg.TrustedProxies)
 	var err error
 	if s.metadata, err = s.buildMetadata(); err != nil {
 		return nil, fmt.Errorf("tokenserver: metadata: %w", err)
