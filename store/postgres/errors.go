@@ -28,7 +28,7 @@ func classify(err error) error {
 		return nil
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
-		return store.ErrNotFound
+		return fmt.Errorf("%w: %w", store.ErrNotFound, err)
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
