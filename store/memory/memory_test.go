@@ -1,35 +1,41 @@
 package memory_test
 
 import (
-	"context"
-	"errors"
 	"testing"
-	"time"
 
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/store/memory"
+	"github.com/tokenserver/tokenserver/store/storetest"
 )
 
-func TestSmokeRotate(t *testing.T) {
-	ctx := context.Background()
-	now := time.Now()
-	s := memory.New(nil)
-	if err := s.CreateUser(ctx, store.User{ID: "u1", Username: "Alice"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.CreateClient(ctx, store.Client{ID: "c1"}); err != nil {
-		t.Fatal(err)
-	}
-	f := store.RefreshFamily{ID: "f1", ClientID: "c1", UserID: "u1", ExpiresAt: now.Add(time.Hour)}
-	if err := s.CreateFamily(ctx, f, store.RefreshToken{Hash: "h1", IdleExpiresAt: now.Add(time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
-	req := store.RotateRequest{OldHash: "h1", ClientID: "c1", New: store.RefreshToken{Hash: "h2", IdleExpiresAt: now.Add(time.Minute)}, Now: now}
-	if _, err := s.Rotate(ctx, req); err != nil {
-		t.Fatal(err)
-	}
-	req.New.Hash = "h3"
-	if _, err := s.Rotate(ctx, req); !errors.Is(err, store.ErrReused) {
-		t.Fatalf("second rotate: %v, want ErrReused", err)
-	}
+// The memory store runs on the wall clock here: the suites use real time.
+func TestUserStore(t *testing.T) {
+	storetest.TestUserStore(t, func(*testing.T) store.UserStore { return memory.New(nil) })
+}
+
+func TestClientStore(t *testing.T) {
+	storetest.TestClientStore(t, func(*testing.T) store.ClientStore { return memory.New(nil) })
+}
+
+func TestRefreshTokenStore(t *testing.T) {
+	storetest.TestRefreshTokenStore(t, func(*testing.T) storetest.RefreshStores {
+		s := memory.New(nil)
+		return storetest.RefreshStores{Users: s, Clients: s, Refresh: s}
+	})
+}
+
+func TestRevocationStore(t *testing.T) {
+	storetest.TestRevocationStore(t, func(*testing.T) store.RevocationStore { return memory.New(nil) })
+}
+
+func TestRevocationFeed(t *testing.T) {
+	storetest.TestRevocationFeed(t, func(*testing.T) store.RevocationFeed { return memory.New(nil) })
+}
+
+func TestLoginThrottle(t *testing.T) {
+	storetest.TestLoginThrottle(t, func(*testing.T) store.LoginThrottle { return memory.New(nil) })
+}
+
+func TestKeyStore(t *testing.T) {
+	storetest.TestKeyStore(t, func(*testing.T) store.KeyStore { return memory.New(nil) })
 }
