@@ -12,15 +12,25 @@ import (
 )
 
 // The login throttle is a fixed window per key: the first failure creates
-// <prefix>throttle:<key> = 0 with a TTL of Window (SET NX PX) and every
-// failure INCRs it, so Redis's own clock ends the window for all instances.
-// Once the count reaches Limit, Check answers with the key's remaining TTL.
+// <prefix>throttle:<key> with a TTL of Window and every failure INCRs it, so
+// Redis's own clock ends the window for all instances. Once the count
+// reaches Limit, Check answers with the key's remaining TTL.
 //
 // Why not go-redis/redis_rate (GCRA): its only operation both tests and
 // records, while LoginThrottle separates Check (must record nothing) from
 // Fail; a zero-cost AllowN does not say whether one more failure would be
 // refused; and GCRA lets a new failure through every Window/Limit after the
 // burst, a much shorter lockout than "Limit failures per Window".
+
+// failScript counts one failure atomically: INCR, and PEXPIRE when the
+// increment opened the window (or the key somehow has no TTL, which would
+// otherwise lock the key forever). One key per call, so it works in a
+// cluster; Fail pipelines one call per key.
+const failScript = `local n = redis.call('INCR', KEYS[1])
+if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n`
 
 func (s *Store) throttleKey(key string) string {
 	return s.prefix + "throttle:" + key
@@ -84,9 +94,9 @@ func (s *Store) Check(ctx context.Context, keys []store.ThrottleKey) (time.Durat
 	return wait, nil
 }
 
-// Fail counts one failure against every key: per key SET NX PX (opens a
-// window) and INCR, in one MULTI/EXEC per hash slot, so a window always has
-// its TTL. Errors: invalid keys; store.ErrUnavailable.
+// Fail counts one failure against every key, each atomically (failScript),
+// all in one pipelined round trip. Errors: invalid keys;
+// store.ErrUnavailable.
 func (s *Store) Fail(ctx context.Context, keys []store.ThrottleKey) error {
 	if err := validThrottleKeys(keys); err != nil {
 		return fmt.Errorf("redis: throttle fail: %w", err)
@@ -94,11 +104,9 @@ func (s *Store) Fail(ctx context.Context, keys []store.ThrottleKey) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := s.client.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
 		for _, k := range keys {
-			name := s.throttleKey(k.Key)
-			p.SetNX(ctx, name, 0, k.Window)
-			p.Incr(ctx, name)
+			p.Eval(ctx, failScript, []string{s.throttleKey(k.Key)}, k.Window.Milliseconds())
 		}
 		return nil
 	})

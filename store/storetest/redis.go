@@ -116,9 +116,10 @@ type RedisServer struct {
 	// Addr is host:port of the server.
 	Addr string
 
-	bin  string
-	port int
-	dir  string
+	bin     string
+	port    int
+	dir     string
+	cluster bool // a one-node Redis Cluster owning every slot
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -129,6 +130,17 @@ type RedisServer struct {
 // port and waits until it answers PING. The caller must call Stop. A missing
 // binary is reported with an error wrapping errMissingBinary.
 func StartRedisServer() (*RedisServer, error) {
+	return startRedisServer(false)
+}
+
+// StartRedisClusterServer starts a one-node Redis Cluster (cluster mode,
+// owning all 16384 slots), so cluster clients run their real code paths:
+// slot routing, MULTI per slot, per-primary SCAN. The caller must call Stop.
+func StartRedisClusterServer() (*RedisServer, error) {
+	return startRedisServer(true)
+}
+
+func startRedisServer(cluster bool) (*RedisServer, error) {
 	bin, err := findBinary("redis-server")
 	if err != nil {
 		return nil, err
@@ -137,7 +149,7 @@ func StartRedisServer() (*RedisServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storetest: redis: %w", err)
 	}
-	s := &RedisServer{bin: bin, dir: dir}
+	s := &RedisServer{bin: bin, dir: dir, cluster: cluster}
 	// Another process may take the free port between freePort and the
 	// server's bind; a few attempts make that race harmless.
 	for attempt := 0; attempt < 3; attempt++ {
@@ -187,7 +199,7 @@ func (s *RedisServer) start() error {
 		return fmt.Errorf("storetest: redis: %w", err)
 	}
 	logPath := filepath.Join(s.dir, "redis.log")
-	cmd := exec.Command(s.bin,
+	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -196,7 +208,12 @@ func (s *RedisServer) start() error {
 		"--daemonize", "no",
 		"--dir", s.dir,
 		"--logfile", logPath,
-	)
+	}
+	if s.cluster {
+		args = append(args, "--cluster-enabled", "yes",
+			"--cluster-config-file", filepath.Join(s.dir, "nodes.conf"))
+	}
+	cmd := exec.Command(s.bin, args...)
 	cmd.SysProcAttr = redisProcAttr()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("storetest: start redis-server: %w", err)
@@ -211,6 +228,9 @@ func (s *RedisServer) start() error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := expectReply(s.Addr, "+PONG", "PING")
+		if err == nil && s.cluster {
+			err = s.claimSlots()
+		}
 		if err == nil {
 			return nil
 		}
@@ -225,6 +245,20 @@ func (s *RedisServer) start() error {
 			return fmt.Errorf("storetest: redis-server did not answer PING within 10s: %v; log: %s", err, tail(logPath))
 		}
 	}
+}
+
+// claimSlots assigns every slot to the one node (kept in nodes.conf across
+// Restart) and reports an error until the cluster serves keys.
+func (s *RedisServer) claimSlots() error {
+	slots := []string{"CLUSTER", "ADDSLOTS"}
+	for i := range 16384 {
+		slots = append(slots, strconv.Itoa(i))
+	}
+	if err := expectReply(s.Addr, "+OK", slots...); err != nil && !strings.Contains(err.Error(), "already busy") {
+		return err
+	}
+	// CLUSTERDOWN until the node has taken the slots; then a nil bulk.
+	return expectReply(s.Addr, "$-1", "GET", "storetest:probe")
 }
 
 // tail returns the last lines of a log file, for error messages.
