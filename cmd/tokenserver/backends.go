@@ -124,6 +124,11 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	b.closers = append(b.closers, pg.Close)
+	// Fail at start, naming the setting, rather than on the first request.
+	if err := pg.Ping(ctx); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
 	b.pg = pg
 	b.users, b.clients, b.refresh, b.keys = pg, pg, pg, pg
 	b.ready = append(b.ready, pg.Ping)

@@ -85,7 +85,7 @@ func TestServeRejectsBadConfig(t *testing.T) {
 		{"bad demo user", map[string]string{"TOKENSERVER_DEMO_USER": "nocolon"}, "demo-user"},
 		{"redis without database", map[string]string{"REDIS_URL": "redis://127.0.0.1:1"}, "DATABASE_URL"},
 		{"database without kek", map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x", "TOKENSERVER_DB_CONNECT_TIMEOUT": "200ms"}, "TOKENSERVER_KEK"},
-		{"database unreachable", map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x", "TOKENSERVER_KEK": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "TOKENSERVER_DB_CONNECT_TIMEOUT": "200ms"}, "DATABASE_URL"},,
+		{"database unreachable", map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x", "TOKENSERVER_KEK": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "TOKENSERVER_DB_CONNECT_TIMEOUT": "200ms"}, "DATABASE_URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
