@@ -120,6 +120,8 @@ type RedisServer struct {
 	port    int
 	dir     string
 	cluster bool // a one-node Redis Cluster owning every slot
+	// monitor is "name host port" for a Sentinel; empty for a server.
+	monitor string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -140,7 +142,23 @@ func StartRedisClusterServer() (*RedisServer, error) {
 	return startRedisServer(true)
 }
 
+// StartRedisSentinel starts a Redis Sentinel (redis-server --sentinel) that
+// monitors the primary at primaryAddr under masterName with a quorum of one,
+// so Sentinel clients resolve the primary through it. The caller must call
+// Stop.
+func StartRedisSentinel(primaryAddr, masterName string) (*RedisServer, error) {
+	host, port, err := net.SplitHostPort(primaryAddr)
+	if err != nil {
+		return nil, fmt.Errorf("storetest: sentinel: %w", err)
+	}
+	return startRedis(func(s *RedisServer) { s.monitor = masterName + " " + host + " " + port })
+}
+
 func startRedisServer(cluster bool) (*RedisServer, error) {
+	return startRedis(func(s *RedisServer) { s.cluster = cluster })
+}
+
+func startRedis(configure func(*RedisServer)) (*RedisServer, error) {
 	bin, err := findBinary("redis-server")
 	if err != nil {
 		return nil, err
@@ -149,7 +167,8 @@ func startRedisServer(cluster bool) (*RedisServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storetest: redis: %w", err)
 	}
-	s := &RedisServer{bin: bin, dir: dir, cluster: cluster}
+	s := &RedisServer{bin: bin, dir: dir}
+	configure(s)
 	// Another process may take the free port between freePort and the
 	// server's bind; a few attempts make that race harmless.
 	for attempt := 0; attempt < 3; attempt++ {
@@ -202,16 +221,24 @@ func (s *RedisServer) start() error {
 	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
-		"--maxmemory-policy", "noeviction",
 		"--daemonize", "no",
 		"--dir", s.dir,
 		"--logfile", logPath,
 	}
-	if s.cluster {
-		args = append(args, "--cluster-enabled", "yes",
-			"--cluster-config-file", filepath.Join(s.dir, "nodes.conf"))
+	switch {
+	case s.monitor != "":
+		// A Sentinel rewrites its config file, which must come first.
+		conf := filepath.Join(s.dir, "sentinel.conf")
+		if err := os.WriteFile(conf, []byte("sentinel monitor "+s.monitor+" 1\n"), 0o600); err != nil {
+			return fmt.Errorf("storetest: sentinel config: %w", err)
+		}
+		args = append([]string{conf, "--sentinel"}, args...)
+	default:
+		args = append(args, "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction")
+		if s.cluster {
+			args = append(args, "--cluster-enabled", "yes",
+				"--cluster-config-file", filepath.Join(s.dir, "nodes.conf"))
+		}
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.SysProcAttr = redisProcAttr()
