@@ -30,5 +30,9 @@ fuzz:
 	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./tokenserver/password -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME)
 
+## bench: measure the server against this machine's floors (see BENCHMARKS.md); BENCHFLAGS=--quick for a smoke run.
+bench:
+	$(GO) run ./cmd/tokenbench --go '$(GO)' $(BENCHFLAGS)
+
 clean:
 	rm -rf bin bench-results

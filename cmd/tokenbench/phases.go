@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// phaseResult is one load phase as reported (and written to JSON).
+type phaseResult struct {
+	Name        string  `json:"name"`
+	Mode        string  `json:"mode"` // "closed" (fixed workers) or "open" (fixed arrival rate)
+	Workers     int     `json:"workers,omitempty"`
+	OfferedPerS float64 `json:"offered_per_s,omitempty"`
+	Seconds     float64 `json:"seconds"`
+	Requests    int     `json:"requests"`
+	OK          int     `json:"ok"`
+	Rejected    int     `json:"rejected"` // 429 and 503: load shedding
+	Errors      int     `json:"errors"`   // every other status, and transport errors
+	Dropped     int     `json:"dropped,omitempty"`
+	OKPerS      float64 `json:"ok_per_s"`
+	// Latency is of the 2xx answers; RejectedLatency of the 429/503 ones.
+	Latency         latencyMS      `json:"latency_ms"`
+	RejectedLatency *latencyMS     `json:"rejected_latency_ms,omitempty"`
+	Statuses        map[string]int `json:"statuses"`
+	// Server figures: CPU (user+system) of the server process per completed
+	// request, and its peak RSS during the phase. Phases that share the
+	// server (the overload pair) share these.
+	ServerCPUPerRequestUS float64 `json:"server_cpu_per_request_us"`
+	ServerPeakRSSMiB      float64 `json:"server_peak_rss_mib"`
+	Skipped               string  `json:"skipped,omitempty"`
+}
+
+const mib = 1 << 20
+
+// newPhaseResult summarises a load result; cpu and peak are the server's.
+func newPhaseResult(name, mode string, workers int, offered float64, res loadResult, cpu time.Duration, peak uint64) phaseResult {
+	p := phaseResult{Name: name, Mode: mode, Workers: workers, OfferedPerS: offered,
+		Seconds: res.Elapsed.Seconds(), Requests: len(res.Samples), Dropped: res.Dropped,
+		Statuses: map[string]int{}, ServerPeakRSSMiB: float64(peak) / mib}
+	for status, n := range statusCounts(res.Samples) {
+		key := strconv.Itoa(status)
+		if status == 0 {
+			key = "transport_error"
+		}
+		p.Statuses[key] = n
+		switch {
+		case isOK(status):
+			p.OK += n
+		case isRejected(status):
+			p.Rejected += n
+		default:
+			p.Errors += n
+		}
+	}
+	if p.Seconds > 0 {
+		p.OKPerS = float64(p.OK) / p.Seconds
+	}
+	p.Latency = toMS(summarize(res.Samples, isOK))
+	if p.Rejected > 0 {
+		rl := toMS(summarize(res.Samples, isRejected))
+		p.RejectedLatency = &rl
+	}
+	if p.Requests > 0 {
+		p.ServerCPUPerRequestUS = float64(cpu) / float64(time.Microsecond) / float64(p.Requests)
+	}
+	return p
+}
+
+// bench holds the state shared by the phases of one run.
+type bench struct {
+	o            *options
+	env          *benchEnv
+	log          io.Writer
+	cal          calibration
+	queueTimeout time.Duration
+	forms        []string   // password-grant bodies, one per user
+	chains       chainPool  // refresh chains for the refresh phases
+	sink         *tokenSink // access tokens for introspection
+	phases       []phaseResult
+	idleRSSMiB   float64
+	endRSSMiB    float64
+}
+
+func (b *bench) limits() bounds {
+	return bounds{MaxRequests: b.o.maxRequests, MaxDuration: b.o.duration}
+}
+
+// measured runs load while measuring process pid's CPU and peak RSS.
+func measured(ctx context.Context, pid int, load func()) (time.Duration, uint64, error) {
+	u, err := beginUsage(ctx, pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	load()
+	return u.end()
+}
+
+// closedPhase runs a closed loop against the server and records the phase.
+func (b *bench) closedPhase(ctx context.Context, pid int, name string, workers int, do doFunc) (phaseResult, error) {
+	fmt.Fprintf(b.log, "  %-22s %d workers, %s\n", name, workers, b.o.duration)
+	var res loadResult
+	cpu, peak, err := measured(ctx, pid, func() { res = closedLoop(ctx, workers, b.limits(), do) })
+	if err != nil {
+		return phaseResult{}, err
+	}
+	return newPhaseResult(name, "closed", workers, 0, res, cpu, peak), ctx.Err()
+}
+
+// httpFloor measures the floor server: the same client and concurrency as
+// the JWKS phase against a handler that only writes the JWKS bytes.
+func (b *bench) httpFloor(ctx context.Context, jwks []byte) error {
+	p, floorURL, err := startFloorServer(ctx, b.env.getenv, b.env.dir, jwks)
+	if err != nil {
+		return err
+	}
+	defer p.stop(5 * time.Second)
+	h := newHTTPClient(b.o.concurrency)
+	defer h.CloseIdleConnections()
+	r, err := b.closedPhase(ctx, p.pid(), "http floor", b.o.concurrency, func(ctx context.Context, _, _ int) (int, error) {
+		return get(ctx, h, floorURL)
+	})
+	b.cal.HTTPFloor = r
+	return err
+}
+
+// passwordPhase drives password grants with twice as many workers as hashing
+// slots, so every slot always has the next login waiting.
+func (b *bench) passwordPhase(ctx context.Context, c *oauthClient) error {
+	r, err := b.closedPhase(ctx, b.env.server.pid(), "password grant", 2*b.o.hashSlots, func(ctx context.Context, _, i int) (int, error) {
+		status, tr, err := c.passwordGrant(ctx, b.forms[i%len(b.forms)])
+		if err == nil && tr.AccessToken != "" {
+			b.sink.add(tr.AccessToken)
+		}
+		return status, err
+	})
+	b.phases = append(b.phases, r)
+	return err
+}
+
+// makeChains logs in n sessions (not measured) for the refresh phases. A
+// login shed with 429/503 (the hashing queue is short during the run) is
+// retried after a pause.
+func (b *bench) makeChains(ctx context.Context, c *oauthClient, n int) error {
+	b.chains = make(chainPool, n)
+	var lastErr error
+	for i := 0; len(b.chains) < n && i < 20*n && ctx.Err() == nil; i++ {
+		status, tr, err := c.passwordGrant(ctx, b.forms[i%len(b.forms)])
+		switch {
+		case err == nil && status == http.StatusOK:
+			b.chains <- tr.RefreshToken
+		case isRejected(status):
+			time.Sleep(b.queueTimeout)
+		default:
+			lastErr = fmt.Errorf("status %d: %v", status, err)
+		}
+	}
+	if len(b.chains) < n {
+		return fmt.Errorf("tokenbench: only %d of %d refresh chains (last error: %v)", len(b.chains), n, lastErr)
+	}
+	return ctx.Err()
+}
+
+// refreshPhase drives refresh grants with o.concurrency workers, each
+// rotating a chain (every refresh token is used exactly once).
+func (b *bench) refreshPhase(ctx context.Context, c *oauthClient) error {
+	r, err := b.closedPhase(ctx, b.env.server.pid(), "refresh grant", b.o.concurrency, func(ctx context.Context, _, _ int) (int, error) {
+		return b.chains.refresh(ctx, c, b.sink)
+	})
+	b.phases = append(b.phases, r)
+	return err
+}
+
+func (b *bench) jwksPhase(ctx context.Context, h *http.Client) error {
+	u := b.env.baseURL + "/.well-known/jwks.json"
+	r, err := b.closedPhase(ctx, b.env.server.pid(), "jwks", b.o.concurrency, func(ctx context.Context, _, _ int) (int, error) {
+		return get(ctx, h, u)
+	})
+	b.phases = append(b.phases, r)
+	return err
+}
+
+// introspectionPhase introspects (RFC 7662) the access tokens issued so far,
+// a different one per request. A server without /introspect yields a skipped
+// phase.
+func (b *bench) introspectionPhase(ctx context.Context, c *oauthClient) error {
+	tokens := b.sink.all()
+	if len(tokens) == 0 {
+		b.phases = append(b.phases, phaseResult{Name: "introspection", Skipped: "no access tokens were issued"})
+		return nil
+	}
+	forms := make([]string, len(tokens))
+	for i, t := range tokens {
+		forms[i] = "token=" + url.QueryEscape(t)
+	}
+	status, _, err := c.postForm(ctx, "/introspect", forms[0])
+	if err != nil {
+		return fmt.Errorf("tokenbench: introspection probe: %w", err)
+	}
+	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		b.phases = append(b.phases, phaseResult{Name: "introspection", Skipped: fmt.Sprintf("POST /introspect answered %d", status)})
+		fmt.Fprintf(b.log, "  %-22s n/a (POST /introspect answered %d)\n", "introspection", status)
+		return nil
+	}
+	r, err := b.closedPhase(ctx, b.env.server.pid(), "introspection", b.o.concurrency, func(ctx context.Context, _, i int) (int, error) {
+		status, _, err := c.postForm(ctx, "/introspect", forms[i%len(forms)])
+		return status, err
+	})
+	b.phases = append(b.phases, r)
+	return err
+}
+
+// refreshStream is the light, fixed-rate refresh traffic whose latency is
+// compared alone and under password overload.
+func (b *bench) refreshStream(ctx context.Context, c *oauthClient) loadResult {
+	return openLoop(ctx, b.o.refreshRate, cap(b.chains), b.limits(), func(ctx context.Context, _, _ int) (int, error) {
+		return b.chains.refresh(ctx, c, nil)
+	})
+}
+
+// refreshAlonePhase measures the refresh stream on an otherwise idle server.
+func (b *bench) refreshAlonePhase(ctx context.Context, c *oauthClient) error {
+	fmt.Fprintf(b.log, "  %-22s %.0f/s, %s\n", "refresh stream, idle", b.o.refreshRate, b.o.duration)
+	var res loadResult
+	cpu, peak, err := measured(ctx, b.env.server.pid(), func() { res = b.refreshStream(ctx, c) })
+	if err != nil {
+		return err
+	}
+	b.phases = append(b.phases, newPhaseResult("refresh stream, idle", "open", 0, b.o.refreshRate, res, cpu, peak))
+	return ctx.Err()
+}
+
+// overloadPhase offers password grants at o.overload × the measured
+// password rate (open loop: the excess cannot be absorbed by waiting) while
+// the refresh stream runs alongside.
+func (b *bench) overloadPhase(ctx context.Context, pc, rc *oauthClient, passwordRate float64) error {
+	rate := b.o.overload * passwordRate
+	fmt.Fprintf(b.log, "  %-22s %.0f logins/s (%.1f× capacity) + %.0f refreshes/s, %s\n",
+		"password overload", rate, b.o.overload, b.o.refreshRate, b.o.duration)
+	// Enough room for every arrival of a queue timeout plus a hash, twice.
+	inFlight := int(rate*(b.queueTimeout.Seconds()+b.cal.Argon2.HashTimeMS/1000)*2) + 2*b.o.hashSlots
+	inFlight = min(max(inFlight, 16), 4096)
+	var pwRes, rfRes loadResult
+	cpu, peak, err := measured(ctx, b.env.server.pid(), func() {
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			pwRes = openLoop(ctx, rate, inFlight, b.limits(), func(ctx context.Context, _, i int) (int, error) {
+				status, _, err := pc.passwordGrant(ctx, b.forms[i%len(b.forms)])
+				return status, err
+			})
+		})
+		wg.Go(func() { rfRes = b.refreshStream(ctx, rc) })
+		wg.Wait()
+	})
+	if err != nil {
+		return err
+	}
+	b.phases = append(b.phases,
+		newPhaseResult("password overload", "open", 0, rate, pwRes, cpu, peak),
+		newPhaseResult("refresh stream, overload", "open", 0, b.o.refreshRate, rfRes, cpu, peak))
+	// The two phases share the server: CPU per request over both.
+	if n := len(pwRes.Samples) + len(rfRes.Samples); n > 0 {
+		perReq := float64(cpu) / float64(time.Microsecond) / float64(n)
+		b.phases[len(b.phases)-1].ServerCPUPerRequestUS = perReq
+		b.phases[len(b.phases)-2].ServerCPUPerRequestUS = perReq
+	}
+	return ctx.Err()
+}
+
+// phase returns the named phase, or nil.
+func (b *bench) phase(name string) *phaseResult {
+	for i := range b.phases {
+		if b.phases[i].Name == name {
+			return &b.phases[i]
+		}
+	}
+	return nil
+}
