@@ -116,12 +116,10 @@ func toVerifyKey(k jwk.Key) (verifyKey, error) {
 // implies.
 func publicKeyAlg(raw any) (any, string, error) {
 	switch key := raw.(type) {
-	case *ecdsa.PrivateKey:
-		return publicKeyAlg(&key.PublicKey)
-	case *rsa.PrivateKey:
-		return publicKeyAlg(&key.PublicKey)
-	case ed25519.PrivateKey:
-		return publicKeyAlg(key.Public())
+	case *ecdsa.PrivateKey, *rsa.PrivateKey, ed25519.PrivateKey:
+		// Whoever fetched this JWKS can sign with the key: it is
+		// compromised, so trusting it would accept forged tokens.
+		return nil, "", errors.New("private key published in the JWKS; refusing a compromised key")
 	case *ecdsa.PublicKey:
 		switch key.Curve {
 		case elliptic.P256():

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -62,8 +63,16 @@ type numericDate struct{ time.Time }
 const maxNumericDate = 1 << 33
 
 func (d *numericDate) UnmarshalJSON(b []byte) error {
-	var f float64
-	if err := json.Unmarshal(b, &f); err != nil {
+	// encoding/json has already checked b is one valid JSON value; allowing
+	// only number characters keeps ParseFloat from accepting "Infinity",
+	// hex floats or a quoted string.
+	for _, c := range b {
+		if (c < '0' || c > '9') && c != '.' && c != 'e' && c != 'E' && c != '+' && c != '-' {
+			return fmt.Errorf("NumericDate must be a number")
+		}
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
 		return fmt.Errorf("NumericDate must be a number")
 	}
 	if math.IsNaN(f) || f < 0 || f > maxNumericDate {
