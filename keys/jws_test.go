@@ -12,7 +12,7 @@ import (
 
 // allAlgorithms sets up one store holding keys of every algorithm and a
 // Manager signing with each, all sharing the set.
-func allAlgorithms(t *testing.T) (*testEnv, map[string]*Manager) {
+func allAlgorithms(t testing.TB) (*testEnv, map[string]*Manager) {
 	t.Helper()
 	env := newEnv(t)
 	ms := map[string]*Manager{}
