@@ -35,6 +35,9 @@ type serveConfig struct {
 	rotationPeriod  time.Duration
 	jwksMaxAge      time.Duration
 	migrate         bool
+	keyFile         string
+	nextKeyFiles    listFlag
+	retiredKeyFiles listFlag
 	demoUser        string
 	demoClient      string
 	hashConcurrency int
@@ -73,6 +76,9 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.rotationPeriod, "key-rotation-period", 30*24*time.Hour, "how often the signing key rotates (0 = only on demand)")
 	fs.DurationVar(&c.jwksMaxAge, "jwks-max-age", 10*time.Minute, "JWKS Cache-Control max-age; a new key is published this long before it signs")
 	fs.BoolVar(&c.migrate, "migrate", false, "apply database migrations before serving")
+	fs.StringVar(&c.keyFile, "signing-key-file", "", "PEM private key that signs (keys from files instead of the database; no automatic rotation)")
+	fs.Var(&c.nextKeyFiles, "next-key-files", "with --signing-key-file: PEM keys published ahead of a planned switch, comma-separated")
+	fs.Var(&c.retiredKeyFiles, "retired-key-files", "with --signing-key-file: PEM keys still published for tokens they signed, comma-separated")
 	fs.StringVar(&c.demoUser, "demo-user", defaultDemoUser, "embedded mode only: demo user NAME:PASSWORD")
 	fs.StringVar(&c.demoClient, "demo-client", defaultDemoClient, "embedded mode only: demo client ID:SECRET")
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", 0, "password hashes computed at once (0 = number of CPUs)")
@@ -129,6 +135,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.rotationPeriod < 0 {
 		bad("key-rotation-period", "must not be negative")
+	}
+	if c.keyFile == "" && len(c.nextKeyFiles)+len(c.retiredKeyFiles) > 0 {
+		bad("next-key-files", "needs --signing-key-file")
 	}
 	switch c.signingAlg {
 	case "ES256", "RS256", "EdDSA":
@@ -200,19 +209,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("password hashing settings: %w", err)
 	}
 
-	km, err := keys.NewManager(ctx, keys.Config{
-		Store:             b.keys,
-		Sealer:            sealer,
-		Algorithm:         cfg.signingAlg,
-		PublishAlgorithms: cfg.publishAlgs,
-		RotationPeriod:    cfg.rotationPeriod,
-		MaxAge:            cfg.jwksMaxAge,
-		MaxTokenTTL:       cfg.accessTTL,
-		Now:               now,
-		Logger:            logger,
-	})
+	km, err := newKeyManager(ctx, cfg, b, sealer, now, logger)
 	if err != nil {
-		return fmt.Errorf("signing keys: %w", err)
+		return err
 	}
 
 	if b.memory {
@@ -341,4 +340,45 @@ func randomBytes(n int) ([]byte, error) {
 		return nil, fmt.Errorf("random: %w", err)
 	}
 	return b, nil
+}
+
+// newKeyManager loads the signing keys: from PEM files when configured (a
+// mounted secret; no automatic rotation), otherwise from the store, which
+// creates and rotates them.
+func newKeyManager(ctx context.Context, cfg *serveConfig, b *backends, sealer *keys.Sealer, now func() time.Time, logger *slog.Logger) (*keys.Manager, error) {
+	maxTTL, err := longestAccessTTL(ctx, b, cfg.accessTTL)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	rotation := cfg.rotationPeriod
+	if rotation == 0 {
+		rotation = -1 // keys.Config: negative disables scheduled rotation
+	}
+	kc := keys.Config{
+		Store:             b.keys,
+		Sealer:            sealer,
+		Algorithm:         cfg.signingAlg,
+		PublishAlgorithms: cfg.publishAlgs,
+		RotationPeriod:    rotation,
+		MaxAge:            cfg.jwksMaxAge,
+		MaxTokenTTL:       maxTTL,
+		Now:               now,
+		Logger:            logger,
+	}
+	if cfg.keyFile != "" {
+		static, err := keys.LoadPEMFiles(cfg.keyFile, cfg.nextKeyFiles, cfg.retiredKeyFiles)
+		if err != nil {
+			return nil, fmt.Errorf("--signing-key-file [%s]: %w", envName("signing-key-file"), err)
+		}
+		m, err := keys.NewStaticManager(kc, static)
+		if err != nil {
+			return nil, fmt.Errorf("--signing-key-file [%s]: %w", envName("signing-key-file"), err)
+		}
+		return m, nil
+	}
+	m, err := keys.NewManager(ctx, kc)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return m, nil
 }
