@@ -17,24 +17,37 @@ import (
 
 // Revocations is a store.RevocationStore over a durable record and a cache.
 // It is safe for concurrent use if both stores are.
+//
+// The cache answers IsRevoked only while it is known to be complete: after a
+// successful Reseed and with no failed cache write or Reseed since. Otherwise
+// (at start, after the cache missed a write or came back empty) the durable
+// store answers, so a revocation is never lost to a cache that forgot it.
 type Revocations struct {
 	durable store.RevocationStore
 	cache   store.RevocationStore
 	logger  *slog.Logger
-	// missed counts cache writes that failed since the last complete
-	// Reseed. While it is non-zero the cache may lack a revocation that
-	// the durable record has, so IsRevoked asks the durable store.
+	// seeded is set by the first successful Reseed.
+	seeded atomic.Bool
+	// missed counts cache writes and reseeds that failed since the last
+	// successful Reseed began.
 	missed atomic.Int64
 }
 
 var _ store.RevocationStore = (*Revocations)(nil)
 
-// NewRevocations returns the tiered denylist. A nil logger discards.
+// NewRevocations returns the tiered denylist. Call Reseed when starting and
+// whenever the cache may have lost data (the feed's Resync); until the first
+// success every IsRevoked goes to the durable store. A nil logger discards.
 func NewRevocations(durable, cache store.RevocationStore, logger *slog.Logger) *Revocations {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Revocations{durable: durable, cache: cache, logger: logger}
+}
+
+// cacheComplete reports whether the cache holds every durable entry.
+func (t *Revocations) cacheComplete() bool {
+	return t.seeded.Load() && t.missed.Load() == 0
 }
 
 // Revoke records r in the durable store first; if that fails it returns the
@@ -58,10 +71,10 @@ func (t *Revocations) Revoke(ctx context.Context, r store.Revocation) error {
 
 // IsRevoked asks the cache and, when the cache errs, the durable store: an
 // unreachable cache must never mean "not revoked". If both fail it returns
-// the durable store's error (wrapping both). After a failed cache write it
-// asks only the durable store until Reseed succeeds.
+// the durable store's error (wrapping both). While the cache is not known to
+// be complete (see Revocations) it asks only the durable store.
 func (t *Revocations) IsRevoked(ctx context.Context, q store.RevocationQuery, now time.Time) (bool, error) {
-	if t.missed.Load() > 0 {
+	if !t.cacheComplete() {
 		revoked, err := t.durable.IsRevoked(ctx, q, now)
 		if err != nil {
 			return false, fmt.Errorf("tiered: is revoked: %w", err)
@@ -94,10 +107,21 @@ func (t *Revocations) Active(ctx context.Context, now time.Time) ([]store.Revoca
 // after a feed Resync, or after the cache lost its data (a flush, a failover
 // to an empty replica). Cache revocations merge (latest NotBefore and
 // ExpiresAt win), so reseeding over live entries is harmless. It stops at the
-// first error. Cache writes that failed before it started no longer matter
-// once it succeeds; those failing during it still do.
+// first error, and then IsRevoked keeps asking the durable store until a
+// Reseed succeeds: the caller should retry. Cache writes that failed before a
+// successful Reseed began no longer matter; those failing during it do.
 func (t *Revocations) Reseed(ctx context.Context, now time.Time) error {
 	missed := t.missed.Load()
+	if err := t.reseed(ctx, now); err != nil {
+		t.missed.Add(1)
+		return err
+	}
+	t.missed.Add(-missed)
+	t.seeded.Store(true)
+	return nil
+}
+
+func (t *Revocations) reseed(ctx context.Context, now time.Time) error {
 	rs, err := t.durable.Active(ctx, now)
 	if err != nil {
 		return fmt.Errorf("tiered: reseed: %w", err)
@@ -107,7 +131,6 @@ func (t *Revocations) Reseed(ctx context.Context, now time.Time) error {
 			return fmt.Errorf("tiered: reseed: %w", err)
 		}
 	}
-	t.missed.Add(-missed)
 	t.logger.InfoContext(ctx, "revocation cache reseeded", slog.Int("entries", len(rs)))
 	return nil
 }

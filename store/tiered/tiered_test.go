@@ -151,8 +151,69 @@ func isRevoked(t *testing.T, s store.RevocationStore, q store.RevocationQuery) b
 // RevocationStore.
 func TestRevocationsConformance(t *testing.T) {
 	storetest.TestRevocationStore(t, func(t *testing.T) store.RevocationStore {
-		return NewRevocations(memory.New(time.Now), sharedRedis(t), nil)
+		return seeded(t, NewRevocations(memory.New(time.Now), sharedRedis(t), nil))
 	})
+}
+
+// seeded reseeds tiered so that its cache answers.
+func seeded(t *testing.T, tiered *Revocations) *Revocations {
+	t.Helper()
+	if err := tiered.Reseed(t.Context(), time.Now()); err != nil {
+		t.Fatalf("Reseed: %v", err)
+	}
+	return tiered
+}
+
+// Until the first Reseed the cache may be empty (a new Redis), so the
+// durable record answers; after it, the cache does.
+func TestCacheTrustedOnlyAfterReseed(t *testing.T) {
+	durable, cache := memory.New(time.Now), sharedRedis(t)
+	inDurable := revocation(store.RevokeSub, "sub-durable")
+	if err := durable.Revoke(t.Context(), inDurable); err != nil {
+		t.Fatal(err)
+	}
+	inCacheOnly := revocation(store.RevokeJTI, "jti-cache-only")
+	if err := cache.Revoke(t.Context(), inCacheOnly); err != nil {
+		t.Fatal(err)
+	}
+	tiered := NewRevocations(durable, cache, nil)
+	if !isRevoked(t, tiered, query(inDurable)) {
+		t.Error("before Reseed: durable entry not revoked (answered from an unseeded cache)")
+	}
+	if isRevoked(t, tiered, query(inCacheOnly)) {
+		t.Error("before Reseed: the cache answered")
+	}
+	seeded(t, tiered)
+	if !isRevoked(t, tiered, query(inDurable)) || !isRevoked(t, tiered, query(inCacheOnly)) {
+		t.Error("after Reseed: the cache does not answer")
+	}
+}
+
+// A Reseed that fails (Redis came back empty but is not writable yet, or
+// went down again) leaves the durable record answering until one succeeds.
+func TestReseedFailureKeepsDurable(t *testing.T) {
+	srv, cache := ownRedis(t)
+	tiered := seeded(t, NewRevocations(memory.New(time.Now), cache, nil))
+	r := revocation(store.RevokeSID, "sid-1")
+	if err := tiered.Revoke(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tiered.Reseed(t.Context(), time.Now()); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Reseed with Redis down = %v, want ErrUnavailable", err)
+	}
+	if err := srv.Restart(); err != nil { // back, and empty
+		t.Fatal(err)
+	}
+	if !isRevoked(t, tiered, query(r)) {
+		t.Error("revocation lost: the empty cache answered after a failed Reseed")
+	}
+	seeded(t, tiered)
+	if !isRevoked(t, cache, query(r)) {
+		t.Error("cache lacks the entry after a successful Reseed")
+	}
 }
 
 func TestThrottleConformance(t *testing.T) {
@@ -165,7 +226,7 @@ func TestThrottleConformance(t *testing.T) {
 // Reseed restores it from the durable record.
 func TestReseedAfterFlush(t *testing.T) {
 	durable, cache := memory.New(time.Now), sharedRedis(t)
-	tiered := NewRevocations(durable, cache, nil)
+	tiered := seeded(t, NewRevocations(durable, cache, nil))
 	entries := []store.Revocation{
 		revocation(store.RevokeJTI, "jti-1"),
 		revocation(store.RevokeSID, "sid-1"),
@@ -198,17 +259,18 @@ func TestReseedAfterFlush(t *testing.T) {
 // With the cache unreachable, IsRevoked answers from the durable record:
 // revoked stays revoked, and unknown tokens are still accepted.
 func TestIsRevokedFallsBackToDurable(t *testing.T) {
-	durable := memory.New(time.Now)
+	durable, cache := memory.New(time.Now), unreachableRedis(t)
+	logger, logs := newLogger()
+	// Seeding an empty record writes nothing, so it succeeds and the
+	// (unreachable) cache is asked first.
+	tiered := seeded(t, NewRevocations(durable, cache, logger))
 	r := revocation(store.RevokeSub, "sub-1")
 	if err := durable.Revoke(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
-	cache := unreachableRedis(t)
 	if _, err := cache.IsRevoked(t.Context(), query(r), time.Now()); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("cache.IsRevoked = %v, want ErrUnavailable; the test proves nothing", err)
 	}
-	logger, logs := newLogger()
-	tiered := NewRevocations(durable, cache, logger)
 	for _, tc := range []struct {
 		name string
 		q    store.RevocationQuery
@@ -229,7 +291,9 @@ func TestIsRevokedFallsBackToDurable(t *testing.T) {
 }
 
 func TestIsRevokedBothFail(t *testing.T) {
-	tiered := NewRevocations(failingDurable(), unreachableRedis(t), nil)
+	durable := failingDurable()
+	durable.active = func(context.Context, time.Time) ([]store.Revocation, error) { return nil, nil }
+	tiered := seeded(t, NewRevocations(durable, unreachableRedis(t), nil))
 	revoked, err := tiered.IsRevoked(t.Context(), store.RevocationQuery{JTI: "x"}, time.Now())
 	if err == nil || revoked {
 		t.Fatalf("IsRevoked = %v, %v; want an error, never a plain \"not revoked\"", revoked, err)
@@ -263,7 +327,7 @@ func TestCacheWriteFailureAnswersFromDurable(t *testing.T) {
 	srv, cache := ownRedis(t)
 	durable := memory.New(time.Now)
 	logger, logs := newLogger()
-	tiered := NewRevocations(durable, cache, logger)
+	tiered := seeded(t, NewRevocations(durable, cache, logger))
 	before := revocation(store.RevokeJTI, "jti-before")
 	if err := tiered.Revoke(t.Context(), before); err != nil {
 		t.Fatal(err)
