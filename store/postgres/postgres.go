@@ -62,8 +62,7 @@ var (
 )
 
 // Open validates cfg and creates the connection pool. It does not connect:
-// call Ping to check the server. ctx is unused but kept for symmetry with
-// other backends and future eager connection.
+// call Ping to check the server (connections are made on first use).
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	pcfg, err := poolConfig(cfg)
 	if err != nil {

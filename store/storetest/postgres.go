@@ -146,7 +146,6 @@ func StartPostgresServer(opts PostgresOptions) (*PostgresServer, error) {
 		pgCtl:   bins["pg_ctl"],
 		baseDir: base,
 		dataDir: filepath.Join(base, "data"),
-		exited:  make(chan struct{}),
 	}
 	// initdb and postgres refuse to run as root: run them as "postgres".
 	if os.Geteuid() == 0 {
@@ -167,46 +166,68 @@ func StartPostgresServer(opts PostgresOptions) (*PostgresServer, error) {
 		return nil, fmt.Errorf("storetest: initdb: %w\n%s", err, out)
 	}
 
+	// The free port may be taken again before postgres binds it; then
+	// postgres exits at once and another port is tried.
+	var startErr error
+	for range 3 {
+		if startErr = s.start(ctx, bins["postgres"], bins["pg_isready"], opts); !errors.Is(startErr, errExitedEarly) {
+			break
+		}
+	}
+	if startErr != nil {
+		os.RemoveAll(base)
+		return nil, startErr
+	}
+	return s, nil
+}
+
+var errExitedEarly = errors.New("storetest: postgres exited during start-up")
+
+// start runs the postmaster on a free port and waits until it accepts
+// connections. On failure the process is gone and the error quotes its log.
+func (s *PostgresServer) start(ctx context.Context, postgresBin, pgIsReady string, opts PostgresOptions) error {
 	port, err := freePort()
 	if err != nil {
-		os.RemoveAll(base)
-		return nil, err
+		return err
 	}
 	args := []string{"-D", s.dataDir, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "unix_socket_directories=" + base,
+		"-c", "unix_socket_directories=" + s.baseDir,
 		"-c", "max_connections=200",
 	}
 	if !opts.Fsync {
 		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 	}
-	logPath := filepath.Join(base, "postgres.log")
+	logPath := filepath.Join(s.baseDir, "postgres.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
-		os.RemoveAll(base)
-		return nil, fmt.Errorf("storetest: postgres: %w", err)
+		return fmt.Errorf("storetest: postgres: %w", err)
 	}
-	postgres := s.command(context.Background(), bins["postgres"], args...)
+	postgres := s.command(context.Background(), postgresBin, args...)
 	postgres.Stdout, postgres.Stderr = logFile, logFile
 	if err := postgres.Start(); err != nil {
 		logFile.Close()
-		os.RemoveAll(base)
-		return nil, fmt.Errorf("storetest: start postgres: %w", err)
+		return fmt.Errorf("storetest: start postgres: %w", err)
 	}
+	exited := make(chan struct{})
 	go func() {
 		postgres.Wait()
 		logFile.Close()
-		close(s.exited)
+		close(exited)
 	}()
+	s.exited = exited
 	s.admin = &url.URL{Scheme: "postgres", User: url.User("postgres"), Host: "127.0.0.1:" + strconv.Itoa(port),
 		Path: "/postgres", RawQuery: "sslmode=disable"}
 
-	if err := s.waitReady(ctx, bins["pg_isready"], port); err != nil {
-		tail := readTail(logPath)
-		s.Stop()
-		return nil, fmt.Errorf("%w\n%s", err, tail)
+	if err := s.waitReady(ctx, pgIsReady, port); err != nil {
+		if !errors.Is(err, errExitedEarly) {
+			s.command(context.Background(), s.pgCtl, "stop", "-D", s.dataDir, "-m", "immediate", "-w").Run()
+			postgres.Process.Kill()
+			<-exited
+		}
+		return fmt.Errorf("%w\n%s", err, readTail(logPath))
 	}
-	return s, nil
+	return nil
 }
 
 // waitReady polls pg_isready until the server accepts connections, the
@@ -220,7 +241,7 @@ func (s *PostgresServer) waitReady(ctx context.Context, pgIsReady string, port i
 		}
 		select {
 		case <-s.exited:
-			return errors.New("storetest: postgres exited during start-up")
+			return errExitedEarly
 		case <-ctx.Done():
 			return fmt.Errorf("storetest: postgres did not start: %w", ctx.Err())
 		case <-time.After(50 * time.Millisecond):
