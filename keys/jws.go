@@ -139,10 +139,10 @@ func verifyCompact(token string, keys map[string]*verifyKey, now time.Time) ([]b
 	}
 	key, ok := keys[hdr.kid]
 	if !ok || (!key.removeAt.IsZero() && !now.Before(key.removeAt)) {
-		return nil, invalid("unknown key id %q", hdr.kid)
+		return nil, invalid("unknown key id %q", clip(hdr.kid))
 	}
 	if hdr.alg != key.alg {
-		return nil, invalid("alg %q does not match key %q (%s)", hdr.alg, hdr.kid, key.alg)
+		return nil, invalid("alg %q does not match key %q (%s)", clip(hdr.alg), hdr.kid, key.alg)
 	}
 	// RFC 9068 §4: the resource server MUST verify that typ is "at+jwt" or
 	// "application/at+jwt"; media types compare case-insensitively
@@ -152,7 +152,7 @@ func verifyCompact(token string, keys map[string]*verifyKey, now time.Time) ([]b
 		typ = typ[len("application/"):]
 	}
 	if !strings.EqualFold(typ, TokenType) {
-		return nil, invalid("typ %q is not %q", hdr.typ, TokenType)
+		return nil, invalid("typ %q is not %q", clip(hdr.typ), TokenType)
 	}
 	sig, err := b64.DecodeString(s)
 	if err != nil {
@@ -215,4 +215,14 @@ func headerString(members map[string]json.RawMessage, name string, dst *string) 
 		return invalid("header %q is not a string", name)
 	}
 	return nil
+}
+
+// clip shortens attacker-controlled header values quoted in errors, which
+// may end up in logs.
+func clip(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "…"
 }
