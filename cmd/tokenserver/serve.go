@@ -303,24 +303,46 @@ func runServe(ctx context.Context, e env, args []string) error {
 
 // reseedOnResync keeps the Redis revocation cache complete: it copies the
 // durable record into Redis on start and whenever the feed reconnects (a
-// Redis restart or FLUSHALL may have lost entries).
+// Redis restart may have lost entries), retrying with backoff until it
+// succeeds, and every reseedInterval in case Redis was flushed without a
+// reconnect. Until a reseed succeeds the tiered store answers from
+// PostgreSQL, so correctness never waits on this loop.
 func reseedOnResync(ctx context.Context, b *backends, logger *slog.Logger) {
+	const reseedInterval = time.Minute
+	reseed := func() {
+		for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 10*time.Second) {
+			err := b.reseed(ctx)
+			if err == nil {
+				logger.Debug("revocation cache: reseeded from PostgreSQL")
+				return
+			}
+			logger.Warn("revocation cache: reseed from PostgreSQL failed; retrying", "err", err, "in", backoff)
+			sleepCtx(ctx, backoff)
+		}
+	}
+	ticker := time.NewTicker(reseedInterval)
+	defer ticker.Stop()
 	for ctx.Err() == nil {
 		events, err := b.feed.Subscribe(ctx)
 		if err != nil {
 			logger.Warn("revocation feed: subscribe failed; retrying", "err", err)
+			reseed() // a reconnect may follow silently; do not wait for it
 			sleepCtx(ctx, 2*time.Second)
 			continue
 		}
-		for ev := range events {
-			if !ev.Resync {
-				continue
+	recv:
+		for {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break recv
+				}
+				if ev.Resync {
+					reseed()
+				}
+			case <-ticker.C:
+				reseed()
 			}
-			if err := b.reseed(ctx); err != nil {
-				logger.Warn("revocation cache: reseed from PostgreSQL failed", "err", err)
-				continue
-			}
-			logger.Info("revocation cache: reseeded from PostgreSQL")
 		}
 	}
 }
