@@ -81,6 +81,14 @@ type Config struct {
 	TrustedProxies []string
 	// Scopes advertised in the metadata's scopes_supported.
 	Scopes []string
+
+	// PingInterval is how often GET /revocations/stream sends a ping event
+	// so that subscribers notice a dead connection; default 5s (verifier.SSE
+	// gives up after three silent intervals).
+	PingInterval time.Duration
+	// MaxStreams bounds concurrent revocation streams; over it a stream
+	// request gets 503 with Retry-After. Default 1000.
+	MaxStreams int
 }
 
 // Defaults.
@@ -91,6 +99,8 @@ const (
 	defaultThrottleWindow     = 5 * time.Minute
 	defaultUserFailures       = 5
 	defaultIPFailures         = 100
+	defaultPingInterval       = 5 * time.Second
+	defaultMaxStreams         = 1000
 )
 
 // withDefaults returns c with every zero setting replaced by its default.
@@ -115,6 +125,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ThrottleLimits.Window == 0 {
 		c.ThrottleLimits.Window = defaultThrottleWindow
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = defaultPingInterval
+	}
+	if c.MaxStreams == 0 {
+		c.MaxStreams = defaultMaxStreams
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -141,7 +157,7 @@ func (c Config) validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"AccessTokenTTL": c.AccessTokenTTL, "RefreshIdleTTL": c.RefreshIdleTTL,
-		"RefreshAbsoluteTTL": c.RefreshAbsoluteTTL,
+		"RefreshAbsoluteTTL": c.RefreshAbsoluteTTL, "PingInterval": c.PingInterval,
 	} {
 		if d <= 0 {
 			bad("%s: must be positive, got %v", name, d)
@@ -154,6 +170,7 @@ func (c Config) validate() error {
 		"ThrottleLimits.UserFailures": int64(c.ThrottleLimits.UserFailures),
 		"ThrottleLimits.IPFailures":   int64(c.ThrottleLimits.IPFailures),
 		"ThrottleLimits.Window":       int64(c.ThrottleLimits.Window),
+		"MaxStreams":                  int64(c.MaxStreams),
 	} {
 		if v <= 0 {
 			bad("%s: must be positive", name)

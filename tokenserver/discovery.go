@@ -12,6 +12,13 @@ import (
 // changes only when the server is reconfigured.
 const metadataMaxAge = time.Hour
 
+// confidentialAuthMethods are the methods of clients that have a secret:
+// introspection is open only to them (RFC 7662 §2.1 requires the caller
+// be authorized).
+func confidentialAuthMethods() []string {
+	return []string{"client_secret_basic", "client_secret_post"}
+}
+
 // authMethods are the client authentication methods of RFC 6749 §2.3.1 and
 // §2.1 (public clients), named as in the IANA registry (RFC 7591 §2).
 func authMethods() []string {
@@ -50,7 +57,7 @@ func (s *Server) buildMetadata() ([]byte, error) {
 		RevocationEndpoint:                s.base + "/revoke",
 		RevocationEndpointAuthMethods:     authMethods(),
 		IntrospectionEndpoint:             s.base + "/introspect",
-		IntrospectionEndpointAuthMethods:  authMethods(),
+		IntrospectionEndpointAuthMethods:  confidentialAuthMethods(),
 	})
 }
 

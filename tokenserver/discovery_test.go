@@ -21,7 +21,7 @@ func TestMetadata(t *testing.T) {
 		"grant_types_supported":                         []any{"password", "refresh_token"},
 		"token_endpoint_auth_methods_supported":         []any{"client_secret_basic", "client_secret_post", "none"},
 		"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "none"},
-		"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "none"},
+		"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
 	}
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
 		t.Run(path, func(t *testing.T) {

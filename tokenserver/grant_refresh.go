@@ -115,7 +115,7 @@ func (s *Server) revokeReusedFamily(ctx context.Context, req grantRequest, famil
 	rev := store.Revocation{
 		Kind:      store.RevokeSID,
 		Value:     family.ID,
-		ExpiresAt: req.now.Add(max(effective(req.client.AccessTokenTTL, s.cfg.AccessTokenTTL), s.cfg.AccessTokenTTL)),
+		ExpiresAt: req.now.Add(s.maxAccessTokenTTL(req.client)),
 		CreatedAt: req.now,
 	}
 	// The revocation must land even if the caller (perhaps the thief) hangs

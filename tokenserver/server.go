@@ -39,6 +39,13 @@ type Server struct {
 	// readyTimeout bounds /readyz (a field so tests can shorten it).
 	readyTimeout time.Duration
 
+	// streams holds one token per open revocation stream (capacity
+	// Config.MaxStreams).
+	streams chan struct{}
+	// closing is cancelled by Close; every revocation stream ends with it.
+	closing      context.Context
+	closeStreams context.CancelFunc
+
 	mux *http.ServeMux
 }
 
@@ -56,7 +63,9 @@ func New(cfg Config) (*Server, error) {
 		base:   strings.TrimSuffix(cfg.Issuer, "/"),
 
 		readyTimeout: defaultReadyTimeout,
+		streams:      make(chan struct{}, cfg.MaxStreams),
 	}
+	s.closing, s.closeStreams = context.WithCancel(context.Background())
 	s.grants = map[string]grantFunc{
 		grantPassword:     s.passwordGrant,
 		grantRefreshToken: s.refreshGrant,
@@ -83,6 +92,10 @@ func (s *Server) routes() *http.ServeMux {
 	// POST endpoints check the method themselves so that a wrong method gets
 	// an RFC-shaped JSON error (and Allow: POST) rather than the mux's text.
 	mux.Handle("/token", s.postOnly(s.handleToken))
+	mux.Handle("/revoke", s.postOnly(s.handleRevoke))
+	mux.Handle("/introspect", s.postOnly(s.handleIntrospect))
+	mux.HandleFunc("GET /revocations", s.wrapGet(s.handleRevocations))
+	mux.HandleFunc("GET /revocations/stream", s.handleRevocationStream)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleMetadata)
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleMetadata)
@@ -93,7 +106,8 @@ func (s *Server) routes() *http.ServeMux {
 
 // postOnly answers anything but POST with 405 and Allow: POST (RFC 9110
 // §15.5.6 requires Allow on 405; RFC 6749 §3.2 requires POST at the token
-// endpoint), and renders errors returned by h.
+// endpoint; RFC 7009 §2.1 and RFC 7662 §2.1 require it at the revocation
+// and introspection endpoints), and renders errors returned by h.
 func (s *Server) postOnly(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {

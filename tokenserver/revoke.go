@@ -1,0 +1,150 @@
+package tokenserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/tokenserver/tokenserver/store"
+)
+
+// handleRevoke is the revocation endpoint (RFC 7009 §2). The client
+// authenticates exactly as at the token endpoint (§2.1: RFC 6749 §2.3;
+// public clients present their client_id), so a client can only ever
+// revoke its own tokens.
+//
+// §2.2: the answer is 200 whether or not the token was valid, known or
+// already revoked. We also answer 200, doing nothing, for another
+// client's token: §2.1 says such a request "is refused", but an error
+// would confirm to the caller that the string is a live token of some
+// other client, and a no-op revokes nothing it should not.
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) error {
+	f, err := parseForm(w, r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	client, err := s.authenticateClient(ctx, r, f)
+	if err != nil {
+		return err
+	}
+	tok, err := presentedTokenFrom(f)
+	if err != nil {
+		return err
+	}
+	if err := s.revoke(ctx, client, tok, s.now()); err != nil {
+		return err
+	}
+	setNoStore(w.Header())
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// revoke tries the token types in the hinted order; the first that
+// recognises the token decides.
+func (s *Server) revoke(ctx context.Context, client store.Client, tok presentedToken, now time.Time) error {
+	tries := [2]func(context.Context, store.Client, string, time.Time) (bool, error){
+		s.revokeAccessToken, s.revokeRefreshToken,
+	}
+	if tok.refreshFirst {
+		tries[0], tries[1] = tries[1], tries[0]
+	}
+	for _, try := range tries {
+		if recognised, err := try(ctx, client, tok.value, now); recognised || err != nil {
+			return err
+		}
+	}
+	return nil // §2.2: an invalid token is not an error.
+}
+
+// revokeAccessToken denylists the token's jti until the token expires
+// (RFC 7009 §2: the server SHOULD support revoking access tokens).
+// recognised is true when token is one of our access tokens.
+func (s *Server) revokeAccessToken(ctx context.Context, client store.Client, token string, now time.Time) (recognised bool, err error) {
+	claims, ok := s.verifyAccessToken(token)
+	if !ok {
+		return false, nil
+	}
+	if claims.ClientID != client.ID || claims.expired(now) {
+		return true, nil
+	}
+	rev := store.Revocation{
+		Kind:      store.RevokeJTI,
+		Value:     claims.JWTID,
+		ExpiresAt: time.Unix(claims.ExpiresAt, 0).UTC(),
+		CreatedAt: now,
+	}
+	return true, s.recordRevocation(ctx, rev)
+}
+
+// revokeRefreshToken revokes the token's whole family and, through a sid
+// revocation, every access token issued from it (RFC 7009 §2.1: revoking
+// a refresh token SHOULD also invalidate the access tokens of the same
+// grant). recognised is true when the token is a known refresh token.
+func (s *Server) revokeRefreshToken(ctx context.Context, client store.Client, token string, now time.Time) (recognised bool, err error) {
+	if !looksLikeRefreshToken(token) {
+		return false, nil
+	}
+	rt, family, err := s.cfg.Refresh.Lookup(ctx, hashRefreshToken(token))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, storeErr("revoke: refresh lookup", err)
+	}
+	if family.ClientID != client.ID || refreshExpired(rt, family, now) {
+		return true, nil
+	}
+	// A consumed (rotated) token still revokes its family: presenting it at
+	// /token would trigger reuse detection and revoke the family anyway.
+	// An already revoked family is revoked again on purpose: if an earlier
+	// attempt revoked the family but failed to record the sid revocation,
+	// the client's retry completes it. Both writes are idempotent.
+	//
+	// The writes must all land even if the client hangs up mid-way.
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	if err := s.cfg.Refresh.RevokeFamily(ctx, family.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return true, storeErr("revoke: family", err)
+	}
+	rev := store.Revocation{
+		Kind:      store.RevokeSID,
+		Value:     family.ID,
+		ExpiresAt: now.Add(s.maxAccessTokenTTL(client)),
+		CreatedAt: now,
+	}
+	return true, s.recordRevocation(ctx, rev)
+}
+
+// refreshExpired reports whether a refresh token can no longer be used
+// because its idle or its family's absolute lifetime has passed.
+func refreshExpired(rt store.RefreshToken, family store.RefreshFamily, now time.Time) bool {
+	return !now.Before(refreshExpiry(rt, family))
+}
+
+// refreshExpiry is when the token stops being usable: its idle expiry,
+// clamped to the family's absolute expiry.
+func refreshExpiry(rt store.RefreshToken, family store.RefreshFamily) time.Time {
+	if !family.ExpiresAt.IsZero() && family.ExpiresAt.Before(rt.IdleExpiresAt) {
+		return family.ExpiresAt
+	}
+	return rt.IdleExpiresAt
+}
+
+// recordRevocation writes rev durably (the tiered store writes PostgreSQL,
+// then Redis) and then publishes it. The durable write decides success;
+// a failed publish is only logged, since subscribers reload the full set
+// whenever they resync.
+func (s *Server) recordRevocation(ctx context.Context, rev store.Revocation) error {
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	if err := s.cfg.Revocations.Revoke(ctx, rev); err != nil {
+		return storeErr("revoke: record "+string(rev.Kind), err)
+	}
+	if err := s.cfg.Feed.Publish(ctx, rev); err != nil {
+		s.logger.WarnContext(ctx, "tokenserver: publishing revocation failed; subscribers will catch up on resync",
+			"kind", rev.Kind, "error", err)
+	}
+	return nil
+}
