@@ -66,7 +66,7 @@ func (f *storeFlags) sealer() (*keys.Sealer, error) {
 	}
 	kek, err := keys.ParseKEK(raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", envName("kek"), err)
+		return nil, err // ParseKEK names TOKENSERVER_KEK
 	}
 	return keys.NewSealer(kek)
 }
