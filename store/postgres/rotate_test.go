@@ -231,3 +231,31 @@ func TestRotateNewHashTakenChangesNothing(t *testing.T) {
 		t.Errorf("failed rotation left changes: token %+v, family revoked at %v", tok, fam.RevokedAt)
 	}
 }
+
+func TestCreateFamilyNeedsUserAndClient(t *testing.T) {
+	s := newTestStore(t)
+	fx := newRotateFixture(t, s)
+	cases := []struct {
+		name   string
+		change func(*store.RefreshFamily)
+	}{
+		{"UnknownUser", func(f *store.RefreshFamily) { f.UserID = uuid(t) }},
+		{"UserIDNotUUID", func(f *store.RefreshFamily) { f.UserID = "alice" }},
+		{"UnknownClient", func(f *store.RefreshFamily) { f.ClientID = "nobody" }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := fx.family
+			f.ID = randomHex(t, 16)
+			tc.change(&f)
+			hash := tokenHash(t)
+			err := s.CreateFamily(t.Context(), f, store.RefreshToken{Hash: hash, IssuedAt: fx.now, IdleExpiresAt: fx.now.Add(time.Hour)})
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("CreateFamily = %v, want ErrNotFound", err)
+			}
+			if _, _, err := s.Lookup(t.Context(), hash); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("token stored despite the failure: Lookup = %v", err)
+			}
+		})
+	}
+}
