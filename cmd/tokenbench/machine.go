@@ -20,6 +20,9 @@ type machineInfo struct {
 	GoVersion  string `json:"go_version"`
 	OS         string `json:"os"`
 	Arch       string `json:"arch"`
+	// LoadAverage is the 1-minute load average before the run: above
+	// about 0.5 per CPU, other work was competing and the figures are noisy.
+	LoadAverage float64 `json:"load_average_at_start"`
 }
 
 func describeMachine() machineInfo {
@@ -32,7 +35,22 @@ func describeMachine() machineInfo {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
+	m.LoadAverage = loadAverage()
 	return m
+}
+
+// loadAverage returns the 1-minute load average, or 0 if unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 // procField returns the value of the first "name: value" line of a /proc file.

@@ -28,9 +28,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, err) // errors carry the "tokenbench:" prefix
-		}
+		fmt.Fprintln(os.Stderr, err) // errors carry the "tokenbench:" prefix
 		os.Exit(1)
 	}
 }
@@ -42,6 +40,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runFloorServer(ctx, args[1:], stderr)
 	}
 	o, err := parseOptions(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -58,6 +59,11 @@ func queueTimeoutFor(hashTime time.Duration) time.Duration {
 
 func runBench(ctx context.Context, o *options, getenv func(string) string, stdout, stderr io.Writer) error {
 	started := time.Now()
+	machine := describeMachine()
+	if machine.LoadAverage > 0.5*float64(machine.CPUs) {
+		fmt.Fprintf(stderr, "warning: load average %.1f on %d CPUs: other work competes with the benchmark; figures will be noisy\n",
+			machine.LoadAverage, machine.CPUs)
+	}
 	dir, err := os.MkdirTemp("", "tokenbench-")
 	if err != nil {
 		return fmt.Errorf("tokenbench: %w", err)
@@ -70,6 +76,10 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	env := &benchEnv{dir: dir, getenv: getenv}
 	defer env.close()
 	b := &bench{o: o, env: env, log: stderr, sink: &tokenSink{limit: 4096}}
+	if o.profile {
+		b.prof = &profiler{outDir: o.outDir, prefix: started.UTC().Format(resultsTimeFormat),
+			log: func(format string, args ...any) { fmt.Fprintf(stderr, format, args...) }}
+	}
 
 	fmt.Fprintln(stderr, "setup")
 	if o.serverBin != "" {
@@ -104,7 +114,8 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	if err := startServer(ctx, env, o, b.queueTimeout); err != nil {
 		return err
 	}
-	time.Sleep(500 * time.Millisecond) // let start-up garbage settle
+	// Idle: two seconds after /readyz, with no request served yet.
+	time.Sleep(2 * time.Second)
 	if m, err := processMemory(env.server.pid()); err == nil {
 		b.idleRSSMiB = float64(m.RSS) / mib
 	}
@@ -154,7 +165,7 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 
 	figs := b.figures()
 	r := &results{
-		Schema: 1, Started: started, Seconds: time.Since(started).Seconds(), Machine: describeMachine(),
+		Schema: 1, Started: started, Seconds: time.Since(started).Seconds(), Machine: machine,
 		Config: configJSON{
 			PhaseSeconds: o.duration.Seconds(), Concurrency: o.concurrency, Users: o.users, HashSlots: o.hashSlots,
 			Argon2: b.cal.Argon2.Params, SigningAlg: o.signingAlg, RefreshStreamPerS: o.refreshRate,
@@ -168,7 +179,8 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	}
 
 	m := r.Machine
-	fmt.Fprintf(stdout, "\ntokenbench on %s (%d CPUs, %d MiB), %s, %s per phase\n\n", m.CPUModel, m.CPUs, m.MemoryMiB, m.GoVersion, o.duration)
+	fmt.Fprintf(stdout, "\ntokenbench on %s (%d CPUs, %d MiB, load average %.1f at start), %s, %s per phase\n\n",
+		m.CPUModel, m.CPUs, m.MemoryMiB, m.LoadAverage, m.GoVersion, o.duration)
 	fmt.Fprintln(stdout, "Floors measured on this machine:")
 	writeCalibration(stdout, &b.cal)
 	fmt.Fprintln(stdout)

@@ -29,6 +29,7 @@ type options struct {
 	goTool      string
 	quick       bool
 	keepLogs    bool
+	profile     bool
 }
 
 // parseOptions reads flags; the argon2id parameters and hashing slots default
@@ -60,6 +61,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.serverBin, "server-bin", "", "use this tokenserver binary instead of building ./cmd/tokenserver")
 	fs.StringVar(&o.goTool, "go", "go", "the go command used to build the server")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: short phases and calibrations, few users")
+	fs.BoolVar(&o.profile, "profile", false, "record each phase's server CPU with Linux perf; reports go next to the JSON")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the temporary directory with the server logs")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

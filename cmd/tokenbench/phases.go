@@ -82,6 +82,7 @@ type bench struct {
 	forms        []string   // password-grant bodies, one per user
 	chains       chainPool  // refresh chains for the refresh phases
 	sink         *tokenSink // access tokens for introspection
+	prof         *profiler  // nil unless --profile
 	phases       []phaseResult
 	idleRSSMiB   float64
 	endRSSMiB    float64
@@ -91,21 +92,25 @@ func (b *bench) limits() bounds {
 	return bounds{MaxRequests: b.o.maxRequests, MaxDuration: b.o.duration}
 }
 
-// measured runs load while measuring process pid's CPU and peak RSS.
-func measured(ctx context.Context, pid int, load func()) (time.Duration, uint64, error) {
+// measured runs load while measuring process pid's CPU and peak RSS (and,
+// with --profile, recording where its CPU went).
+func (b *bench) measured(ctx context.Context, pid int, phase string, load func()) (time.Duration, uint64, error) {
 	u, err := beginUsage(ctx, pid)
 	if err != nil {
 		return 0, 0, err
 	}
+	rec := b.prof.start(ctx, pid, phase)
 	load()
-	return u.end()
+	cpu, peak, err := u.end()
+	b.prof.stop(rec)
+	return cpu, peak, err
 }
 
 // closedPhase runs a closed loop against the server and records the phase.
 func (b *bench) closedPhase(ctx context.Context, pid int, name string, workers int, do doFunc) (phaseResult, error) {
 	fmt.Fprintf(b.log, "  %-22s %d workers, %s\n", name, workers, b.o.duration)
 	var res loadResult
-	cpu, peak, err := measured(ctx, pid, func() { res = closedLoop(ctx, workers, b.limits(), do) })
+	cpu, peak, err := b.measured(ctx, pid, name, func() { res = closedLoop(ctx, workers, b.limits(), do) })
 	if err != nil {
 		return phaseResult{}, err
 	}
@@ -227,7 +232,7 @@ func (b *bench) refreshStream(ctx context.Context, c *oauthClient) loadResult {
 func (b *bench) refreshAlonePhase(ctx context.Context, c *oauthClient) error {
 	fmt.Fprintf(b.log, "  %-22s %.0f/s, %s\n", "refresh stream, idle", b.o.refreshRate, b.o.duration)
 	var res loadResult
-	cpu, peak, err := measured(ctx, b.env.server.pid(), func() { res = b.refreshStream(ctx, c) })
+	cpu, peak, err := b.measured(ctx, b.env.server.pid(), "refresh stream idle", func() { res = b.refreshStream(ctx, c) })
 	if err != nil {
 		return err
 	}
@@ -246,7 +251,7 @@ func (b *bench) overloadPhase(ctx context.Context, pc, rc *oauthClient, password
 	inFlight := int(rate*(b.queueTimeout.Seconds()+b.cal.Argon2.HashTimeMS/1000)*2) + 2*b.o.hashSlots
 	inFlight = min(max(inFlight, 16), 4096)
 	var pwRes, rfRes loadResult
-	cpu, peak, err := measured(ctx, b.env.server.pid(), func() {
+	cpu, peak, err := b.measured(ctx, b.env.server.pid(), "overload", func() {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			pwRes = openLoop(ctx, rate, inFlight, b.limits(), func(ctx context.Context, _, i int) (int, error) {

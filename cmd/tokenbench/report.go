@@ -277,6 +277,9 @@ type configJSON struct {
 	Quick             bool    `json:"quick"`
 }
 
+// resultsTimeFormat names the files of one run.
+const resultsTimeFormat = "20060102T150405Z"
+
 // writeJSON writes r to dir/<timestamp>.json and returns the path.
 func writeJSON(dir string, r *results) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -286,7 +289,7 @@ func writeJSON(dir string, r *results) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("tokenbench: results: %w", err)
 	}
-	path := filepath.Join(dir, r.Started.UTC().Format("20060102T150405Z")+".json")
+	path := filepath.Join(dir, r.Started.UTC().Format(resultsTimeFormat)+".json")
 	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
 		return "", fmt.Errorf("tokenbench: results: %w", err)
 	}
