@@ -148,3 +148,20 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 		t.Errorf("login after rotation: %v", err)
 	}
 }
+
+// TestWrongKEKFailsStartup: keys sealed under one KEK cannot be opened with
+// another; the server refuses to start and says which setting is wrong.
+func TestWrongKEKFailsStartup(t *testing.T) {
+	env := productionEnv(t)
+	mustRunCLI(t, env, "", "migrate")
+	s := startServer(t, env)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	env["TOKENSERVER_KEK"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	env["TOKENSERVER_ADDR"] = freeAddr(t)
+	out, err := runCLI(t, env, "", "serve")
+	if err == nil || !strings.Contains(err.Error(), "TOKENSERVER_KEK") || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("start with a wrong KEK: err %v\n%s", err, out)
+	}
+}
