@@ -174,9 +174,10 @@ type RotateRequest struct {
 	New RefreshToken
 	Now time.Time
 	// ReuseLeeway lets a client retry a lost response: a token consumed at
-	// most this long ago may be presented again once, provided its successor
-	// has not been used yet; the store then consumes that unused successor
-	// too, so the family still has exactly one live token. Zero disables it.
+	// most this long ago may be presented again, provided its successor has
+	// not been used yet; the store then consumes that unused successor too,
+	// so the family still has exactly one live token (each retry within the
+	// window replaces the previous successor). Zero disables it.
 	ReuseLeeway time.Duration
 }
 
@@ -187,7 +188,10 @@ type RefreshTokenStore interface {
 	CreateFamily(ctx context.Context, f RefreshFamily, t RefreshToken) error
 	// Rotate atomically consumes req.OldHash and stores req.New in the same
 	// family: under any number of concurrent calls with one OldHash exactly
-	// one succeeds (outside the leeway). It returns the family and:
+	// one succeeds (outside the leeway); the others get ErrReused, or
+	// ErrRevoked once a loser's reuse has revoked the family. A token is
+	// expired at IdleExpiresAt / ExpiresAt (valid strictly before). It
+	// returns the family and:
 	//   nil          - rotated;
 	//   ErrNotFound  - unknown hash or another client's token; nothing changed;
 	//   ErrRevoked   - the family was revoked; nothing changed;
@@ -304,7 +308,9 @@ type KeyState string
 const (
 	// KeyNext is published in the JWKS but does not sign yet.
 	KeyNext KeyState = "next"
-	// KeyCurrent signs; exactly one key is current.
+	// KeyCurrent signs; exactly one key per algorithm is current (only the
+	// configured algorithm's current key signs). For a current key,
+	// ActivatesAt records when it was promoted.
 	KeyCurrent KeyState = "current"
 	// KeyRetired no longer signs and is published until RemoveAt.
 	KeyRetired KeyState = "retired"
