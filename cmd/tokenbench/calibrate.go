@@ -33,6 +33,9 @@ type calibration struct {
 		OneCorePerS  float64 `json:"one_core_per_s"`
 		AllCoresPerS float64 `json:"all_cores_per_s"`
 		CostUS       float64 `json:"cost_us"`
+		// Verify is the same key's signature check.
+		VerifyOneCorePerS float64 `json:"verify_one_core_per_s"`
+		VerifyCostUS      float64 `json:"verify_cost_us"`
 	} `json:"sign"`
 	Postgres struct {
 		Fsync       bool      `json:"fsync"`
@@ -156,6 +159,17 @@ func calibrateSign(ctx context.Context, cal *calibration, alg string, d time.Dur
 		return err
 	}
 	s.CostUS = 1e6 / s.OneCorePerS
+	// Verification is the floor of introspecting a JWT.
+	token, err := m.Sign(payload)
+	if err != nil {
+		return err
+	}
+	verifyRate, err := measureRate(ctx, 1, d/2, func() error { _, err := m.Verify(token); return err })
+	if err != nil {
+		return fmt.Errorf("tokenbench: verify: %w", err)
+	}
+	s.VerifyOneCorePerS = verifyRate
+	s.VerifyCostUS = 1e6 / verifyRate
 	return nil
 }
 

@@ -239,8 +239,9 @@ func writeCalibration(w io.Writer, c *calibration) {
 	a, s, p, r, h := c.Argon2, c.Sign, c.Postgres, c.Redis, c.HTTPFloor
 	fmt.Fprintf(w, "  argon2id %s: %s/s on one core (%s ms per hash), %s/s on %d cores; server queue timeout %s ms\n",
 		a.Params, formatNumber(a.OneCorePerS), formatNumber(a.HashTimeMS), formatNumber(a.AllCoresPerS), a.Goroutines, formatNumber(a.QueueTimeoutMS))
-	fmt.Fprintf(w, "  %s sign: %s/s on one core (%s µs), %s/s on all cores\n",
-		s.Alg, formatNumber(s.OneCorePerS), formatNumber(s.CostUS), formatNumber(s.AllCoresPerS))
+	fmt.Fprintf(w, "  %s sign: %s/s on one core (%s µs), %s/s on all cores; verify: %s/s on one core (%s µs)\n",
+		s.Alg, formatNumber(s.OneCorePerS), formatNumber(s.CostUS), formatNumber(s.AllCoresPerS),
+		formatNumber(s.VerifyOneCorePerS), formatNumber(s.VerifyCostUS))
 	fmt.Fprintf(w, "  PostgreSQL (fsync on) single-row commits: %s/s with %d connections, p50 %s ms, p99 %s ms\n",
 		formatNumber(p.CommitsPerS), p.Concurrency, formatNumber(p.Latency.P50), formatNumber(p.Latency.P99))
 	fmt.Fprintf(w, "  Redis: PING round trip p50 %s ms, p99 %s ms; %s GET/s with %d connections\n",
