@@ -47,6 +47,8 @@ type stubRefresh struct {
 	store.RefreshTokenStore
 	createFamily func(ctx context.Context, f store.RefreshFamily, t store.RefreshToken) error
 	rotate       func(ctx context.Context, req store.RotateRequest) (store.RefreshFamily, error)
+	lookup       func(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error)
+	revokeFamily func(ctx context.Context, familyID string, at time.Time) error
 }
 
 func (s stubRefresh) CreateFamily(ctx context.Context, f store.RefreshFamily, t store.RefreshToken) error {
@@ -61,6 +63,68 @@ func (s stubRefresh) Rotate(ctx context.Context, req store.RotateRequest) (store
 		return s.rotate(ctx, req)
 	}
 	return s.RefreshTokenStore.Rotate(ctx, req)
+}
+
+func (s stubRefresh) Lookup(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
+	if s.lookup != nil {
+		return s.lookup(ctx, hash)
+	}
+	return s.RefreshTokenStore.Lookup(ctx, hash)
+}
+
+func (s stubRefresh) RevokeFamily(ctx context.Context, familyID string, at time.Time) error {
+	if s.revokeFamily != nil {
+		return s.revokeFamily(ctx, familyID, at)
+	}
+	return s.RefreshTokenStore.RevokeFamily(ctx, familyID, at)
+}
+
+type stubRevocations struct {
+	store.RevocationStore
+	revoke    func(ctx context.Context, r store.Revocation) error
+	isRevoked func(ctx context.Context, q store.RevocationQuery, now time.Time) (bool, error)
+	active    func(ctx context.Context, now time.Time) ([]store.Revocation, error)
+}
+
+func (s stubRevocations) Revoke(ctx context.Context, r store.Revocation) error {
+	if s.revoke != nil {
+		return s.revoke(ctx, r)
+	}
+	return s.RevocationStore.Revoke(ctx, r)
+}
+
+func (s stubRevocations) IsRevoked(ctx context.Context, q store.RevocationQuery, now time.Time) (bool, error) {
+	if s.isRevoked != nil {
+		return s.isRevoked(ctx, q, now)
+	}
+	return s.RevocationStore.IsRevoked(ctx, q, now)
+}
+
+func (s stubRevocations) Active(ctx context.Context, now time.Time) ([]store.Revocation, error) {
+	if s.active != nil {
+		return s.active(ctx, now)
+	}
+	return s.RevocationStore.Active(ctx, now)
+}
+
+type stubFeed struct {
+	store.RevocationFeed
+	publish   func(ctx context.Context, r store.Revocation) error
+	subscribe func(ctx context.Context) (<-chan store.FeedEvent, error)
+}
+
+func (s stubFeed) Publish(ctx context.Context, r store.Revocation) error {
+	if s.publish != nil {
+		return s.publish(ctx, r)
+	}
+	return s.RevocationFeed.Publish(ctx, r)
+}
+
+func (s stubFeed) Subscribe(ctx context.Context) (<-chan store.FeedEvent, error) {
+	if s.subscribe != nil {
+		return s.subscribe(ctx)
+	}
+	return s.RevocationFeed.Subscribe(ctx)
 }
 
 type stubThrottle struct {
