@@ -43,6 +43,8 @@ func TestNewValidatesConfig(t *testing.T) {
 		{name: "no throttle", edit: func(c *Config) { c.Throttle = nil }, wantErr: "Throttle: required"},
 		{name: "no keys", edit: func(c *Config) { c.Keys = nil }, wantErr: "Keys: required"},
 		{name: "no hasher", edit: func(c *Config) { c.Hasher = nil }, wantErr: "Hasher: required"},
+		{name: "negative ping interval", edit: func(c *Config) { c.PingInterval = -time.Second }, wantErr: "PingInterval: must be positive"},
+		{name: "negative max streams", edit: func(c *Config) { c.MaxStreams = -1 }, wantErr: "MaxStreams: must be positive"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,7 +69,8 @@ func TestConfigDefaults(t *testing.T) {
 	c := h.srv.cfg
 	if c.AccessTokenTTL != 15*time.Minute || c.RefreshIdleTTL != 14*24*time.Hour || c.RefreshAbsoluteTTL != 90*24*time.Hour ||
 		c.RefreshReuseLeeway != 0 || len(c.Audience) != 1 || c.Audience[0] != testIssuer ||
-		c.ThrottleLimits != (ThrottleLimits{UserFailures: 5, IPFailures: 100, Window: 5 * time.Minute}) {
+		c.ThrottleLimits != (ThrottleLimits{UserFailures: 5, IPFailures: 100, Window: 5 * time.Minute}) ||
+		c.PingInterval != 5*time.Second || c.MaxStreams != 1000 {
 		t.Errorf("defaults %+v", c)
 	}
 }
