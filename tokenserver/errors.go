@@ -110,10 +110,10 @@ func httpStatus(e *Error, r *http.Request) int {
 		// RFC 6749 §5.2: a client that tried the Authorization header MUST
 		// get 401 with WWW-Authenticate. Otherwise 400: RFC 9110 §15.5.2
 		// requires WWW-Authenticate on every 401, and a client_secret_post
-		// client did not ask for HTTP authentication. A GET (the
+		// client did not ask for HTTP authentication. A GET or HEAD (the
 		// revocation endpoints) can authenticate only with Basic, so there
 		// the challenge is always the right answer.
-		if triedHeaderAuth(r) || r.Method == http.MethodGet {
+		if triedHeaderAuth(r) || r.Method == http.MethodGet || r.Method == http.MethodHead {
 			return http.StatusUnauthorized
 		}
 		return http.StatusBadRequest

@@ -285,6 +285,18 @@ func TestCloseEndsStreams(t *testing.T) {
 	}
 }
 
+// HEAD gets the stream's headers and returns at once, holding no slot.
+func TestRevocationStreamHead(t *testing.T) {
+	h := newHarness(t, func(_ *harness, c *Config) { c.MaxStreams = 1 })
+	for range 2 {
+		rec := h.do(http.MethodHead, "/revocations/stream", "", withBasic(webID, webSecret))
+		if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "text/event-stream" || rec.Body.Len() != 0 {
+			t.Fatalf("HEAD: status %d, Content-Type %q, body %q", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
+		}
+	}
+	assertOAuthError(t, h.do(http.MethodHead, "/revocations/stream", ""), http.StatusUnauthorized, CodeInvalidClient)
+}
+
 // With Close registered, http.Server.Shutdown does not wait for streams.
 func TestShutdownWithOpenStream(t *testing.T) {
 	h := newHarness(t)

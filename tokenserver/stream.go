@@ -51,6 +51,12 @@ func (s *Server) streamRevocations(r *http.Request, sw *sseWriter) error {
 	if _, err := s.authenticateBasicClient(ctx, r); err != nil {
 		return err
 	}
+	if r.Method == http.MethodHead {
+		// The mux routes HEAD to GET handlers; answer with the headers only
+		// rather than hold a stream slot for a body nobody reads.
+		sw.start()
+		return nil
+	}
 	release, err := s.acquireStream()
 	if err != nil {
 		return err
@@ -177,15 +183,7 @@ func (sw *sseWriter) event(name string, v any) error {
 // write writes one event. data must be a single line, which JSON from
 // encoding/json always is (it escapes control characters in strings).
 func (sw *sseWriter) write(name string, data []byte) error {
-	if !sw.started {
-		h := sw.w.Header()
-		h.Set("Content-Type", "text/event-stream")
-		h.Set("Cache-Control", "no-store")
-		// Ask buffering reverse proxies (nginx) to pass events through.
-		h.Set("X-Accel-Buffering", "no")
-		sw.w.WriteHeader(http.StatusOK)
-		sw.started = true
-	}
+	sw.start()
 	// Deadlines are wall-clock, not the injected token clock. Recorders
 	// without deadline support (tests) return ErrNotSupported.
 	if err := sw.rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
@@ -200,6 +198,20 @@ func (sw *sseWriter) write(name string, data []byte) error {
 		return err
 	}
 	return sw.rc.Flush()
+}
+
+// start sends the 200 and the stream's headers, once.
+func (sw *sseWriter) start() {
+	if sw.started {
+		return
+	}
+	h := sw.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	// Ask buffering reverse proxies (nginx) to pass events through.
+	h.Set("X-Accel-Buffering", "no")
+	sw.w.WriteHeader(http.StatusOK)
+	sw.started = true
 }
 
 // done bounds the end of the response (the final chunk) by the same
