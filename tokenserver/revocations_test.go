@@ -69,6 +69,14 @@ func TestRevocationEndpointsUnavailable(t *testing.T) {
 					return nil, store.ErrUnavailable
 				}}
 			}},
+		{name: "stream: feed closes before the first event", path: "/revocations/stream", status: http.StatusServiceUnavailable,
+			wantCode: CodeTemporarilyUnavailable, inject: func(h *harness, c *Config) {
+				c.Feed = stubFeed{RevocationFeed: h.mem, subscribe: func(context.Context) (<-chan store.FeedEvent, error) {
+					ch := make(chan store.FeedEvent)
+					close(ch)
+					return ch, nil
+				}}
+			}},
 		{name: "client store unavailable", path: "/revocations", status: http.StatusServiceUnavailable,
 			wantCode: CodeTemporarilyUnavailable, inject: func(h *harness, c *Config) {
 				c.Clients = stubClients{ClientStore: h.mem, clientByID: func(context.Context, string) (store.Client, error) {

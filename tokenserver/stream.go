@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -94,7 +95,8 @@ func (s *Server) streamRevocations(r *http.Request, sw *sseWriter) error {
 			case !ok && ctx.Err() != nil:
 				return stopped()
 			case !ok:
-				return errors.New("tokenserver: revocation stream: feed closed")
+				// Before the first event this is a 503: retry later.
+				return fmt.Errorf("tokenserver: revocation stream: feed closed: %w", store.ErrUnavailable)
 			case ev.Resync:
 				// Events may have been missed: send the full set again.
 				err = s.sendSnapshot(ctx, sw)
