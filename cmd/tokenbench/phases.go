@@ -33,16 +33,23 @@ type phaseResult struct {
 	// server (the overload pair) share these.
 	ServerCPUPerRequestUS float64 `json:"server_cpu_per_request_us"`
 	ServerPeakRSSMiB      float64 `json:"server_peak_rss_mib"`
-	Skipped               string  `json:"skipped,omitempty"`
+	// Where the machine's CPU went, per completed request: the load
+	// generator (this process), and everything else that was busy
+	// (PostgreSQL, Redis, other processes). MachineBusyPct is the share of
+	// all CPUs busy during the phase.
+	GeneratorCPUPerRequestUS float64 `json:"generator_cpu_per_request_us"`
+	OtherCPUPerRequestUS     float64 `json:"other_cpu_per_request_us"`
+	MachineBusyPct           float64 `json:"machine_busy_pct"`
+	Skipped                  string  `json:"skipped,omitempty"`
 }
 
 const mib = 1 << 20
 
-// newPhaseResult summarises a load result; cpu and peak are the server's.
-func newPhaseResult(name, mode string, workers int, offered float64, res loadResult, cpu time.Duration, peak uint64) phaseResult {
+// newPhaseResult summarises a load result and what it cost (u).
+func newPhaseResult(name, mode string, workers int, offered float64, res loadResult, u usage) phaseResult {
 	p := phaseResult{Name: name, Mode: mode, Workers: workers, OfferedPerS: offered,
 		Seconds: res.Elapsed.Seconds(), Requests: len(res.Samples), Dropped: res.Dropped,
-		Statuses: map[string]int{}, ServerPeakRSSMiB: float64(peak) / mib}
+		Statuses: map[string]int{}, ServerPeakRSSMiB: float64(u.ServerPeak) / mib}
 	for status, n := range statusCounts(res.Samples) {
 		key := strconv.Itoa(status)
 		if status == 0 {
@@ -66,10 +73,22 @@ func newPhaseResult(name, mode string, workers int, offered float64, res loadRes
 		rl := toMS(summarize(res.Samples, isRejected))
 		p.RejectedLatency = &rl
 	}
-	if p.Requests > 0 {
-		p.ServerCPUPerRequestUS = float64(cpu) / float64(time.Microsecond) / float64(p.Requests)
-	}
+	p.setCPU(u, p.Requests)
 	return p
+}
+
+// setCPU spreads the phase's CPU over n requests.
+func (p *phaseResult) setCPU(u usage, n int) {
+	if n == 0 {
+		return
+	}
+	perReq := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(n) }
+	p.ServerCPUPerRequestUS = perReq(u.ServerCPU)
+	p.GeneratorCPUPerRequestUS = perReq(u.GeneratorCPU)
+	p.OtherCPUPerRequestUS = max(0, perReq(u.MachineBusy-u.ServerCPU-u.GeneratorCPU))
+	if u.MachineTotal > 0 {
+		p.MachineBusyPct = 100 * float64(u.MachineBusy) / float64(u.MachineTotal)
+	}
 }
 
 // bench holds the state shared by the phases of one run.
@@ -92,29 +111,30 @@ func (b *bench) limits() bounds {
 	return bounds{MaxRequests: b.o.maxRequests, MaxDuration: b.o.duration}
 }
 
-// measured runs load while measuring process pid's CPU and peak RSS (and,
-// with --profile, recording where its CPU went).
-func (b *bench) measured(ctx context.Context, pid int, phase string, load func()) (time.Duration, uint64, error) {
-	u, err := beginUsage(ctx, pid)
+// measured runs load while measuring the CPU and peak RSS of process pid,
+// and the machine's CPU (and, with --profile, recording where pid's CPU
+// went).
+func (b *bench) measured(ctx context.Context, pid int, phase string, load func()) (usage, error) {
+	m, err := beginUsage(ctx, pid)
 	if err != nil {
-		return 0, 0, err
+		return usage{}, err
 	}
 	rec := b.prof.start(ctx, pid, phase)
 	load()
-	cpu, peak, err := u.end()
+	u, err := m.end()
 	b.prof.stop(rec)
-	return cpu, peak, err
+	return u, err
 }
 
 // closedPhase runs a closed loop against the server and records the phase.
 func (b *bench) closedPhase(ctx context.Context, pid int, name string, workers int, do doFunc) (phaseResult, error) {
 	fmt.Fprintf(b.log, "  %-22s %d workers, %s\n", name, workers, b.o.duration)
 	var res loadResult
-	cpu, peak, err := b.measured(ctx, pid, name, func() { res = closedLoop(ctx, workers, b.limits(), do) })
+	u, err := b.measured(ctx, pid, name, func() { res = closedLoop(ctx, workers, b.limits(), do) })
 	if err != nil {
 		return phaseResult{}, err
 	}
-	return newPhaseResult(name, "closed", workers, 0, res, cpu, peak), ctx.Err()
+	return newPhaseResult(name, "closed", workers, 0, res, u), ctx.Err()
 }
 
 // httpFloor measures the floor server: the same client and concurrency as
@@ -232,11 +252,11 @@ func (b *bench) refreshStream(ctx context.Context, c *oauthClient) loadResult {
 func (b *bench) refreshAlonePhase(ctx context.Context, c *oauthClient) error {
 	fmt.Fprintf(b.log, "  %-22s %.0f/s, %s\n", "refresh stream, idle", b.o.refreshRate, b.o.duration)
 	var res loadResult
-	cpu, peak, err := b.measured(ctx, b.env.server.pid(), "refresh stream idle", func() { res = b.refreshStream(ctx, c) })
+	u, err := b.measured(ctx, b.env.server.pid(), "refresh stream idle", func() { res = b.refreshStream(ctx, c) })
 	if err != nil {
 		return err
 	}
-	b.phases = append(b.phases, newPhaseResult("refresh stream, idle", "open", 0, b.o.refreshRate, res, cpu, peak))
+	b.phases = append(b.phases, newPhaseResult("refresh stream, idle", "open", 0, b.o.refreshRate, res, u))
 	return ctx.Err()
 }
 
@@ -251,7 +271,7 @@ func (b *bench) overloadPhase(ctx context.Context, pc, rc *oauthClient, password
 	inFlight := int(rate*(b.queueTimeout.Seconds()+b.cal.Argon2.HashTimeMS/1000)*2) + 2*b.o.hashSlots
 	inFlight = min(max(inFlight, 16), 4096)
 	var pwRes, rfRes loadResult
-	cpu, peak, err := b.measured(ctx, b.env.server.pid(), "overload", func() {
+	u, err := b.measured(ctx, b.env.server.pid(), "overload", func() {
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			pwRes = openLoop(ctx, rate, inFlight, b.limits(), func(ctx context.Context, _, i int) (int, error) {
@@ -265,15 +285,13 @@ func (b *bench) overloadPhase(ctx context.Context, pc, rc *oauthClient, password
 	if err != nil {
 		return err
 	}
-	b.phases = append(b.phases,
-		newPhaseResult("password overload", "open", 0, rate, pwRes, cpu, peak),
-		newPhaseResult("refresh stream, overload", "open", 0, b.o.refreshRate, rfRes, cpu, peak))
-	// The two phases share the server: CPU per request over both.
-	if n := len(pwRes.Samples) + len(rfRes.Samples); n > 0 {
-		perReq := float64(cpu) / float64(time.Microsecond) / float64(n)
-		b.phases[len(b.phases)-1].ServerCPUPerRequestUS = perReq
-		b.phases[len(b.phases)-2].ServerCPUPerRequestUS = perReq
-	}
+	pw := newPhaseResult("password overload", "open", 0, rate, pwRes, u)
+	rf := newPhaseResult("refresh stream, overload", "open", 0, b.o.refreshRate, rfRes, u)
+	// The two streams share the server: CPU per request over both.
+	n := len(pwRes.Samples) + len(rfRes.Samples)
+	pw.setCPU(u, n)
+	rf.setCPU(u, n)
+	b.phases = append(b.phases, pw, rf)
 	return ctx.Err()
 }
 

@@ -141,38 +141,94 @@ func (s *rssSampler) Stop() uint64 {
 	return s.max
 }
 
-// processUsage measures one process over one phase: CPU used and peak RSS.
-type processUsage struct {
+// machineCPU returns the CPU time all CPUs have spent busy (user, nice,
+// system, irq, softirq) and in total (busy, idle, iowait), from /proc/stat.
+func machineCPU() (busy, total time.Duration, err error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, fmt.Errorf("tokenbench: /proc/stat: %w", err)
+	}
+	return parseMachineCPU(b)
+}
+
+func parseMachineCPU(stat []byte) (busy, total time.Duration, err error) {
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0, 0, fmt.Errorf("tokenbench: malformed /proc/stat")
+	}
+	var v [7]int64 // user nice system idle iowait irq softirq
+	for i := range v {
+		if v[i], err = strconv.ParseInt(f[i+1], 10, 64); err != nil {
+			return 0, 0, fmt.Errorf("tokenbench: malformed /proc/stat: %w", err)
+		}
+	}
+	busyTicks := v[0] + v[1] + v[2] + v[5] + v[6]
+	return time.Duration(busyTicks) * clockTick, time.Duration(busyTicks+v[3]+v[4]) * clockTick, nil
+}
+
+// usage is what one phase cost: the server's CPU and peak RSS, the load
+// generator's own CPU, and the whole machine's busy and total CPU time
+// (the rest of busy is PostgreSQL, Redis and anything else running).
+type usage struct {
+	ServerCPU    time.Duration
+	ServerPeak   uint64
+	GeneratorCPU time.Duration
+	MachineBusy  time.Duration
+	MachineTotal time.Duration
+}
+
+// usageMeter measures one phase.
+type usageMeter struct {
 	pid      int
-	cpu0     time.Duration
+	start    usage // cumulative counters at the start
 	sampler  *rssSampler
 	resetHWM bool
 }
 
-// beginUsage resets the process's peak RSS and starts measuring.
-func beginUsage(ctx context.Context, pid int) (*processUsage, error) {
-	u := &processUsage{pid: pid, resetHWM: resetPeak(pid) == nil}
-	cpu, err := processCPU(pid)
+func readCounters(pid int) (usage, error) {
+	var u usage
+	var err error
+	if u.ServerCPU, err = processCPU(pid); err != nil {
+		return u, err
+	}
+	if u.GeneratorCPU, err = processCPU(os.Getpid()); err != nil {
+		return u, err
+	}
+	u.MachineBusy, u.MachineTotal, err = machineCPU()
+	return u, err
+}
+
+// beginUsage resets the server's peak RSS and starts measuring.
+func beginUsage(ctx context.Context, pid int) (*usageMeter, error) {
+	m := &usageMeter{pid: pid, resetHWM: resetPeak(pid) == nil}
+	start, err := readCounters(pid)
 	if err != nil {
 		return nil, err
 	}
-	u.cpu0 = cpu
-	u.sampler = startRSSSampler(ctx, pid, 20*time.Millisecond)
-	return u, nil
+	m.start = start
+	m.sampler = startRSSSampler(ctx, pid, 20*time.Millisecond)
+	return m, nil
 }
 
-// end returns the CPU used since beginUsage and the peak RSS in bytes.
-func (u *processUsage) end() (time.Duration, uint64, error) {
-	sampled := u.sampler.Stop()
-	cpu, err := processCPU(u.pid)
+// end returns what the phase used since beginUsage.
+func (m *usageMeter) end() (usage, error) {
+	sampled := m.sampler.Stop()
+	now, err := readCounters(m.pid)
 	if err != nil {
-		return 0, 0, err
+		return usage{}, err
 	}
-	peak := sampled
-	if u.resetHWM {
-		if m, err := processMemory(u.pid); err == nil {
-			peak = max(peak, m.Peak)
+	u := usage{
+		ServerCPU:    now.ServerCPU - m.start.ServerCPU,
+		GeneratorCPU: now.GeneratorCPU - m.start.GeneratorCPU,
+		MachineBusy:  now.MachineBusy - m.start.MachineBusy,
+		MachineTotal: now.MachineTotal - m.start.MachineTotal,
+		ServerPeak:   sampled,
+	}
+	if m.resetHWM {
+		if mem, err := processMemory(m.pid); err == nil {
+			u.ServerPeak = max(u.ServerPeak, mem.Peak)
 		}
 	}
-	return cpu - u.cpu0, peak, nil
+	return u, nil
 }

@@ -67,3 +67,18 @@ func TestProcessUsageOfSelf(t *testing.T) {
 		t.Errorf("memory = %+v, want RSS > 0 and peak ≥ RSS", m)
 	}
 }
+
+func TestParseMachineCPU(t *testing.T) {
+	stat := []byte("cpu  100 5 50 800 20 3 2 7 0 0\ncpu0 50 2 25 400 10 1 1 3 0 0\n")
+	busy, total, err := parseMachineCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// busy = user+nice+system+irq+softirq; total adds idle and iowait (not steal).
+	if busy != 160*clockTick || total != 980*clockTick {
+		t.Errorf("busy %v total %v, want %v %v", busy, total, 160*clockTick, 980*clockTick)
+	}
+	if _, _, err := parseMachineCPU([]byte("intr 1 2 3\n")); err == nil {
+		t.Error("no cpu line: nil error")
+	}
+}

@@ -217,19 +217,20 @@ func writeFigures(w io.Writer, fs []figure) error {
 // writePhases prints one line per load phase.
 func writePhases(w io.Writer, ps []phaseResult) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PHASE\tLOAD\tREQUESTS\tOK/S\tP50\tP95\tP99\tREJECTED\tERRORS\tCPU/REQ\tPEAK RSS")
+	fmt.Fprintln(tw, "PHASE\tLOAD\tREQUESTS\tOK/S\tP50\tP95\tP99\tREJECTED\tERRORS\tSERVER CPU/REQ\tGEN CPU/REQ\tOTHER CPU/REQ\tBUSY\tPEAK RSS")
 	for _, p := range ps {
 		if p.Skipped != "" {
-			fmt.Fprintf(tw, "%s\tskipped: %s\t\t\t\t\t\t\t\t\t\n", p.Name, p.Skipped)
+			fmt.Fprintf(tw, "%s\tskipped: %s\t\t\t\t\t\t\t\t\t\t\t\t\n", p.Name, p.Skipped)
 			continue
 		}
 		load := fmt.Sprintf("%d workers", p.Workers)
 		if p.Mode == "open" {
 			load = formatNumber(p.OfferedPerS) + "/s offered"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s ms\t%s ms\t%s ms\t%d\t%d\t%s µs\t%s MiB\n", p.Name, load, p.Requests,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s ms\t%s ms\t%s ms\t%d\t%d\t%s µs\t%s µs\t%s µs\t%.0f%%\t%s MiB\n", p.Name, load, p.Requests,
 			formatNumber(p.OKPerS), formatNumber(p.Latency.P50), formatNumber(p.Latency.P95), formatNumber(p.Latency.P99),
-			p.Rejected, p.Errors, formatNumber(p.ServerCPUPerRequestUS), formatNumber(p.ServerPeakRSSMiB))
+			p.Rejected, p.Errors, formatNumber(p.ServerCPUPerRequestUS), formatNumber(p.GeneratorCPUPerRequestUS),
+			formatNumber(p.OtherCPUPerRequestUS), p.MachineBusyPct, formatNumber(p.ServerPeakRSSMiB))
 	}
 	return tw.Flush()
 }

@@ -88,7 +88,7 @@ func TestWriteJSONShape(t *testing.T) {
 		Schema: 1, Started: started, Machine: machineInfo{CPUs: 2},
 		Config: configJSON{Concurrency: 16},
 		Phases: []phaseResult{newPhaseResult("refresh grant", "closed", 16, 0,
-			loadResult{Samples: []sample{{ms(2), 200}}, Elapsed: time.Second}, 150*time.Microsecond, 30<<20)},
+			loadResult{Samples: []sample{{ms(2), 200}}, Elapsed: time.Second}, usage{ServerCPU: 150 * time.Microsecond, ServerPeak: 30 << 20})},
 		Figures: []figure{newFigure("refresh grants", "/s", 700, "PostgreSQL commits", 1000, atLeast(0.7))},
 	}
 	path, err := writeJSON(dir, r)

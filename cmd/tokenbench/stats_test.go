@@ -66,7 +66,8 @@ func TestNewPhaseResultClassifiesStatuses(t *testing.T) {
 		Elapsed: 2 * time.Second,
 		Dropped: 1,
 	}
-	p := newPhaseResult("x", "closed", 4, 0, res, 600*time.Microsecond, 64<<20)
+	p := newPhaseResult("x", "closed", 4, 0, res, usage{ServerCPU: 600 * time.Microsecond, ServerPeak: 64 << 20,
+		GeneratorCPU: 300 * time.Microsecond, MachineBusy: 1200 * time.Microsecond, MachineTotal: 4800 * time.Microsecond})
 	if p.Requests != 6 || p.OK != 2 || p.Rejected != 2 || p.Errors != 2 || p.Dropped != 1 {
 		t.Errorf("counts = requests %d ok %d rejected %d errors %d dropped %d, want 6 2 2 2 1",
 			p.Requests, p.OK, p.Rejected, p.Errors, p.Dropped)
@@ -76,6 +77,10 @@ func TestNewPhaseResultClassifiesStatuses(t *testing.T) {
 	}
 	if p.ServerCPUPerRequestUS != 100 {
 		t.Errorf("ServerCPUPerRequestUS = %v, want 100 (600µs over 6 requests)", p.ServerCPUPerRequestUS)
+	}
+	if p.GeneratorCPUPerRequestUS != 50 || p.OtherCPUPerRequestUS != 50 || p.MachineBusyPct != 25 {
+		t.Errorf("generator %v other %v busy %v, want 50 µs, 50 µs (1200-600-300 over 6), 25%%",
+			p.GeneratorCPUPerRequestUS, p.OtherCPUPerRequestUS, p.MachineBusyPct)
 	}
 	if p.ServerPeakRSSMiB != 64 {
 		t.Errorf("ServerPeakRSSMiB = %v, want 64", p.ServerPeakRSSMiB)
