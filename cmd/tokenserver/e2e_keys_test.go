@@ -93,6 +93,8 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 	secret = strings.TrimSpace(secret)
 	mustRunCLI(t, env, "pw-of-zoe\n", "user", "add", "zoe")
 
+	// Instances of one deployment share the issuer (each defaults to its own address).
+	env["TOKENSERVER_ISSUER"] = "https://auth.example.test"
 	a := startServer(t, env)
 	b := startServer(t, env)
 	bodyA, etagA := jwks(t, a.URL)
@@ -113,10 +115,13 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
 		var r struct {
 			Active bool `json:"active"`
 		}
-		_ = json.NewDecoder(resp.Body).Decode(&r)
+		if err := json.Unmarshal(body, &r); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("/introspect: status %d, body %s", resp.StatusCode, body)
+		}
 		return r.Active
 	}
 	if !introspectActive(b) {

@@ -262,6 +262,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		MaxHeaderBytes: 16 << 10,
 		ErrorLog:       slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	// Revocation streams never go idle; end them so Shutdown can drain.
+	httpSrv.RegisterOnShutdown(srv.Close)
 
 	// Background work ends with runCtx; the server's Shutdown ends it too.
 	runCtx, cancel := context.WithCancel(ctx)
