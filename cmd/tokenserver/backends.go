@@ -12,6 +12,7 @@ import (
 
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/fanout"
 	"github.com/tokenserver/tokenserver/store/memory"
 	"github.com/tokenserver/tokenserver/store/postgres"
 	"github.com/tokenserver/tokenserver/store/redis"
@@ -147,7 +148,10 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 	b.closers = append(b.closers, func() { _ = rd.Close() })
 	revs := tiered.NewRevocations(pg, rd, logger)
 	b.revocations = revs
-	b.feed = rd
+	// One Redis subscription per process, shared by every revocation stream.
+	feed := fanout.New(rd, logger)
+	b.closers = append(b.closers, feed.Close)
+	b.feed = feed
 	b.throttle = tiered.NewThrottle(rd, local, logger)
 	b.ready = append(b.ready, rd.Ping)
 	b.reseed = func(ctx context.Context) error { return revs.Reseed(ctx, now()) }
