@@ -167,7 +167,7 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	r := &results{
 		Schema: 1, Started: started, Seconds: time.Since(started).Seconds(), Machine: machine,
 		Config: configJSON{
-			PhaseSeconds: o.duration.Seconds(), Concurrency: o.concurrency, Users: o.users, HashSlots: o.hashSlots,
+			PhaseSeconds: o.duration.Seconds(), Concurrency: o.concurrency, Users: o.users, HashSlots: o.hashSlots, ServerGOMAXPROCS: o.serverProcs,
 			Argon2: b.cal.Argon2.Params, SigningAlg: o.signingAlg, RefreshStreamPerS: o.refreshRate,
 			Overload: o.overload, QueueTimeoutMS: b.cal.Argon2.QueueTimeoutMS, Quick: o.quick,
 		},

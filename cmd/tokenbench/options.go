@@ -30,6 +30,8 @@ type options struct {
 	quick       bool
 	keepLogs    bool
 	profile     bool
+	// serverProcs is the server's GOMAXPROCS (0: the Go default, one per CPU).
+	serverProcs int
 }
 
 // parseOptions reads flags; the argon2id parameters and hashing slots default
@@ -62,6 +64,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.goTool, "go", "go", "the go command used to build the server")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: short phases and calibrations, few users")
 	fs.BoolVar(&o.profile, "profile", false, "record each phase's server CPU with Linux perf; reports go next to the JSON")
+	fs.IntVar(&o.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server process (0: one per CPU)")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the temporary directory with the server logs")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -100,6 +103,9 @@ func (o *options) validate() error {
 	}
 	if o.users < 1 {
 		errs = append(errs, errors.New("--users must be positive"))
+	}
+	if o.serverProcs < 0 {
+		errs = append(errs, errors.New("--server-gomaxprocs must not be negative"))
 	}
 	if o.hashSlots < 1 {
 		errs = append(errs, errors.New("--hash-concurrency must be positive"))

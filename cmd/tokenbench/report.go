@@ -271,6 +271,7 @@ type configJSON struct {
 	Concurrency       int     `json:"concurrency"`
 	Users             int     `json:"users"`
 	HashSlots         int     `json:"hash_concurrency"`
+	ServerGOMAXPROCS  int     `json:"server_gomaxprocs,omitempty"`
 	Argon2            string  `json:"argon2id"`
 	SigningAlg        string  `json:"signing_alg"`
 	RefreshStreamPerS float64 `json:"refresh_stream_per_s"`

@@ -195,6 +195,9 @@ func startServer(ctx context.Context, env *benchEnv, o *options, queueTimeout ti
 		"TOKENSERVER_HASH_CONCURRENCY="+strconv.Itoa(o.hashSlots),
 		"TOKENSERVER_HASH_QUEUE_TIMEOUT="+queueTimeout.String(),
 	)
+	if o.serverProcs > 0 {
+		vars = append(vars, "GOMAXPROCS="+strconv.Itoa(o.serverProcs))
+	}
 	p, err := startProcess("tokenserver", env.serverBin, []string{"serve"}, vars, filepath.Join(env.dir, "tokenserver.log"))
 	if err != nil {
 		return err
