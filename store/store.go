@@ -353,3 +353,18 @@ type KeyStore interface {
 type KeyWatcher interface {
 	WatchKeys(ctx context.Context) (<-chan struct{}, error)
 }
+
+// ---------------------------------------------------------------- housekeeping
+
+// Purger is implemented by stores that keep records no token can use any
+// more until asked to delete them (PostgreSQL; the memory store sweeps on
+// its own).
+type Purger interface {
+	// Purge deletes revocation entries that expired before `before`, and
+	// refresh-token families (with their tokens) that expired or were
+	// revoked before `before`. Presenting a purged refresh token is
+	// ErrNotFound, which the token endpoint answers exactly like a revoked
+	// one. It returns how many records were deleted; each batch is its own
+	// transaction, so a failure part-way keeps what was done.
+	Purge(ctx context.Context, before time.Time) (int64, error)
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/keys"
+	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 )
@@ -277,6 +278,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if b.reseed != nil {
 		wg.Go(func() { reseedOnResync(runCtx, b, logger) })
 	}
+	if b.pg != nil {
+		wg.Go(func() { purgePeriodically(runCtx, b.pg, now, logger) })
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
@@ -346,6 +350,26 @@ func reseedOnResync(ctx context.Context, b *backends, logger *slog.Logger) {
 				reseed()
 			}
 		}
+	}
+}
+
+// purgePeriodically deletes expired revocation entries and dead sessions
+// every hour, a day after they stopped mattering (the day keeps recent
+// history for investigations). Every instance runs it; the deletes are
+// idempotent.
+func purgePeriodically(ctx context.Context, p store.Purger, now func() time.Time, logger *slog.Logger) {
+	const every, grace = time.Hour, 24 * time.Hour
+	for {
+		sleepCtx(ctx, every)
+		if ctx.Err() != nil {
+			return
+		}
+		n, err := p.Purge(ctx, now().Add(-grace))
+		if err != nil {
+			logger.Warn("purge of expired records failed", "err", err, "deleted", n)
+			continue
+		}
+		logger.Debug("purged expired records", "deleted", n)
 	}
 }
 
