@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -42,6 +43,10 @@ type calibration struct {
 		Concurrency int       `json:"concurrency"`
 		CommitsPerS float64   `json:"commits_per_s"`
 		Latency     latencyMS `json:"latency_ms"`
+		// CPU per commit of the client (pgx, in this process) and of the
+		// rest of the machine (PostgreSQL).
+		ClientCPUPerCommitUS float64 `json:"client_cpu_per_commit_us"`
+		OtherCPUPerCommitUS  float64 `json:"other_cpu_per_commit_us"`
 	} `json:"postgres_commit"`
 	Redis struct {
 		RoundTrip   latencyMS `json:"ping_round_trip_ms"`
@@ -207,6 +212,8 @@ func calibratePostgres(ctx context.Context, cal *calibration, dsn string, worker
 	wg.Wait()
 
 	var failed atomic.Int64
+	self0, _ := processCPU(os.Getpid())
+	busy0, _, _ := machineCPU()
 	res := closedLoop(ctx, workers, bounds{MaxRequests: 1 << 30, MaxDuration: d}, func(ctx context.Context, w, _ int) (int, error) {
 		if err := insert(ctx, w); err != nil {
 			failed.Add(1)
@@ -222,6 +229,14 @@ func calibratePostgres(ctx context.Context, cal *calibration, dsn string, worker
 	p.Concurrency = workers
 	p.CommitsPerS = float64(res.ok()) / res.Elapsed.Seconds()
 	p.Latency = toMS(summarize(res.Samples, nil))
+	// What one commit costs the machine: this process (pgx) and the rest
+	// (the PostgreSQL backends, WAL writer, and anything else running).
+	self1, err1 := processCPU(os.Getpid())
+	busy1, _, err2 := machineCPU()
+	if n := res.ok(); n > 0 && err1 == nil && err2 == nil {
+		p.ClientCPUPerCommitUS = float64(self1-self0) / float64(time.Microsecond) / float64(n)
+		p.OtherCPUPerCommitUS = max(0, float64(busy1-busy0-(self1-self0))/float64(time.Microsecond)/float64(n))
+	}
 	return nil
 }
 

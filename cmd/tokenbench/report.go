@@ -243,8 +243,9 @@ func writeCalibration(w io.Writer, c *calibration) {
 	fmt.Fprintf(w, "  %s sign: %s/s on one core (%s µs), %s/s on all cores; verify: %s/s on one core (%s µs)\n",
 		s.Alg, formatNumber(s.OneCorePerS), formatNumber(s.CostUS), formatNumber(s.AllCoresPerS),
 		formatNumber(s.VerifyOneCorePerS), formatNumber(s.VerifyCostUS))
-	fmt.Fprintf(w, "  PostgreSQL (fsync on) single-row commits: %s/s with %d connections, p50 %s ms, p99 %s ms\n",
-		formatNumber(p.CommitsPerS), p.Concurrency, formatNumber(p.Latency.P50), formatNumber(p.Latency.P99))
+	fmt.Fprintf(w, "  PostgreSQL (fsync on) single-row commits: %s/s with %d connections, p50 %s ms, p99 %s ms; CPU per commit %s µs client + %s µs server\n",
+		formatNumber(p.CommitsPerS), p.Concurrency, formatNumber(p.Latency.P50), formatNumber(p.Latency.P99),
+		formatNumber(p.ClientCPUPerCommitUS), formatNumber(p.OtherCPUPerCommitUS))
 	fmt.Fprintf(w, "  Redis: PING round trip p50 %s ms, p99 %s ms; %s GET/s with %d connections\n",
 		formatNumber(r.RoundTrip.P50), formatNumber(r.RoundTrip.P99), formatNumber(r.GetsPerS), r.Concurrency)
 	fmt.Fprintf(w, "  HTTP fixed bytes: %s/s with %d workers, p99 %s ms, %s µs server CPU per request\n",
