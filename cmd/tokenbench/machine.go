@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // machineInfo describes where a run happened, so figures from different
@@ -20,9 +21,12 @@ type machineInfo struct {
 	GoVersion  string `json:"go_version"`
 	OS         string `json:"os"`
 	Arch       string `json:"arch"`
-	// LoadAverage is the 1-minute load average before the run: above
-	// about 0.5 per CPU, other work was competing and the figures are noisy.
+	// LoadAverage is the 1-minute load average before the run.
 	LoadAverage float64 `json:"load_average_at_start"`
+	// BusyPct is the share of all CPUs busy during one second before the
+	// run: anything but a few percent means other work competes with the
+	// benchmark and the figures are noisy.
+	BusyPct float64 `json:"busy_pct_at_start"`
 }
 
 func describeMachine() machineInfo {
@@ -36,7 +40,19 @@ func describeMachine() machineInfo {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
 	m.LoadAverage = loadAverage()
+	m.BusyPct = busyPercent(time.Second)
 	return m
+}
+
+// busyPercent samples how busy all CPUs are over d.
+func busyPercent(d time.Duration) float64 {
+	busy0, total0, err0 := machineCPU()
+	time.Sleep(d)
+	busy1, total1, err1 := machineCPU()
+	if err0 != nil || err1 != nil || total1 <= total0 {
+		return 0
+	}
+	return 100 * float64(busy1-busy0) / float64(total1-total0)
 }
 
 // loadAverage returns the 1-minute load average, or 0 if unknown.

@@ -60,9 +60,9 @@ func queueTimeoutFor(hashTime time.Duration) time.Duration {
 func runBench(ctx context.Context, o *options, getenv func(string) string, stdout, stderr io.Writer) error {
 	started := time.Now()
 	machine := describeMachine()
-	if machine.LoadAverage > 0.5*float64(machine.CPUs) {
-		fmt.Fprintf(stderr, "warning: load average %.1f on %d CPUs: other work competes with the benchmark; figures will be noisy\n",
-			machine.LoadAverage, machine.CPUs)
+	if machine.BusyPct > 10 {
+		fmt.Fprintf(stderr, "warning: the CPUs were %.0f%% busy before the run: other work competes with the benchmark; figures will be noisy\n",
+			machine.BusyPct)
 	}
 	dir, err := os.MkdirTemp("", "tokenbench-")
 	if err != nil {
@@ -179,8 +179,8 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	}
 
 	m := r.Machine
-	fmt.Fprintf(stdout, "\ntokenbench on %s (%d CPUs, %d MiB, load average %.1f at start), %s, %s per phase\n\n",
-		m.CPUModel, m.CPUs, m.MemoryMiB, m.LoadAverage, m.GoVersion, o.duration)
+	fmt.Fprintf(stdout, "\ntokenbench on %s (%d CPUs, %d MiB, %.0f%% busy before the run), %s, %s per phase\n\n",
+		m.CPUModel, m.CPUs, m.MemoryMiB, m.BusyPct, m.GoVersion, o.duration)
 	fmt.Fprintln(stdout, "Floors measured on this machine:")
 	writeCalibration(stdout, &b.cal)
 	fmt.Fprintln(stdout)
