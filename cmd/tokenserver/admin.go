@@ -60,6 +60,22 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
+// listCommand parses an admin command that takes no arguments (`user list`,
+// `client list`) and opens the backends.
+func listCommand(ctx context.Context, e env, name string, args []string) (*backends, error) {
+	a := &adminFlags{}
+	fs := newFlagSet(name, name+" [flags]", e.stderr)
+	a.register(fs)
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return nil, errUsage
+	}
+	return openAdmin(ctx, e, a)
+}
+
 // subcommand dispatches `tokenserver <group> <sub> ...`.
 func subcommand(ctx context.Context, e env, group string, args []string, subs map[string]func(context.Context, env, []string) error, usage string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {

@@ -120,13 +120,7 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 }
 
 func clientList(ctx context.Context, e env, args []string) error {
-	a := &adminFlags{}
-	fs := newFlagSet("client list", "client list [flags]", e.stderr)
-	a.register(fs)
-	if err := parseFlags(fs, args, e.getenv); err != nil {
-		return err
-	}
-	b, err := openAdmin(ctx, e, a)
+	b, err := listCommand(ctx, e, "client list", args)
 	if err != nil {
 		return err
 	}

@@ -193,3 +193,25 @@ func retrieveErrorCode(err error) string {
 	}
 	return ""
 }
+
+// introspectActive asks the server's /introspect whether token is active,
+// as the confidential client clientID.
+func introspectActive(t *testing.T, s *server, clientID, secret, token string) bool {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/introspect", strings.NewReader("token="+token))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(clientID, secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var r struct {
+		Active *bool `json:"active"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil || resp.StatusCode != http.StatusOK || r.Active == nil {
+		t.Fatalf("/introspect: status %d, body %s", resp.StatusCode, body)
+	}
+	return *r.Active
+}

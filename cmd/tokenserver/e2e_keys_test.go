@@ -106,25 +106,7 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	introspectActive := func(s *server) bool {
-		req, _ := http.NewRequest(http.MethodPost, s.URL+"/introspect", strings.NewReader("token="+tok.AccessToken))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth("app", secret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		var r struct {
-			Active bool `json:"active"`
-		}
-		if err := json.Unmarshal(body, &r); err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("/introspect: status %d, body %s", resp.StatusCode, body)
-		}
-		return r.Active
-	}
-	if !introspectActive(b) {
+	if !introspectActive(t, b, "app", secret, tok.AccessToken) {
 		t.Fatal("token inactive before rotation")
 	}
 
@@ -146,7 +128,7 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if introspectActive(a) || introspectActive(b) {
+	if introspectActive(t, a, "app", secret, tok.AccessToken) || introspectActive(t, b, "app", secret, tok.AccessToken) {
 		t.Error("a token signed by the emergency-retired key is still active")
 	}
 	if _, err := a.oauth2Config("app", secret, "read").PasswordCredentialsToken(context.Background(), "zoe", "pw-of-zoe"); err != nil {

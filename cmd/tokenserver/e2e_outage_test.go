@@ -160,31 +160,14 @@ func TestRevocationSurvivesRestartAndFlush(t *testing.T) {
 	r := newRevocationSetup(t)
 	tok := r.login(t)
 	revoke(t, r.s, "app", r.secret, tok.AccessToken, "access_token")
-	active := func(s *server) bool {
-		req, _ := http.NewRequest(http.MethodPost, s.URL+"/introspect", strings.NewReader("token="+tok.AccessToken))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth("app", r.secret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body struct {
-			Active *bool `json:"active"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.Active == nil {
-			t.Fatalf("/introspect: status %d, %v", resp.StatusCode, err)
-		}
-		return *body.Active
-	}
-	if active(r.s) {
+	if introspectActive(t, r.s, "app", r.secret, tok.AccessToken) {
 		t.Fatal("revoked token active")
 	}
 	if err := r.s.stop(); err != nil {
 		t.Fatal(err)
 	}
 	s := startServer(t, r.env)
-	if active(s) {
+	if introspectActive(t, s, "app", r.secret, tok.AccessToken) {
 		t.Error("revoked token active after a restart")
 	}
 	if err := s.stop(); err != nil {
@@ -192,7 +175,7 @@ func TestRevocationSurvivesRestartAndFlush(t *testing.T) {
 	}
 	storetest.FlushRedis(t)
 	s = startServer(t, r.env)
-	if active(s) {
+	if introspectActive(t, s, "app", r.secret, tok.AccessToken) {
 		t.Error("revoked token active after FLUSHALL and a restart")
 	}
 }

@@ -50,8 +50,22 @@ func userCommand(ctx context.Context, e env, name, argName string, args []string
 	return b, a, strings.TrimSpace(fs.Arg(0)), nil
 }
 
-func newAdminHasher() (*password.Hasher, error) {
-	return password.NewHasher(password.Config{MaxConcurrent: 1})
+// hashPasswordFromStdin reads a password from stdin and hashes it with
+// argon2id at OWASP's parameters.
+func hashPasswordFromStdin(ctx context.Context, e env) (string, error) {
+	pw, err := readSecretLine(e.stdin, "password")
+	if err != nil {
+		return "", err
+	}
+	h, err := password.NewHasher(password.Config{MaxConcurrent: 1})
+	if err != nil {
+		return "", err
+	}
+	hash, err := h.Hash(ctx, pw)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
 }
 
 func userAdd(ctx context.Context, e env, args []string) error {
@@ -60,17 +74,9 @@ func userAdd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	pw, err := readSecretLine(e.stdin, "password")
+	hash, err := hashPasswordFromStdin(ctx, e)
 	if err != nil {
 		return err
-	}
-	h, err := newAdminHasher()
-	if err != nil {
-		return err
-	}
-	hash, err := h.Hash(ctx, pw)
-	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
 	}
 	now := time.Now()
 	id := newUUID()
@@ -108,17 +114,9 @@ func userSetPassword(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	pw, err := readSecretLine(e.stdin, "password")
+	hash, err := hashPasswordFromStdin(ctx, e)
 	if err != nil {
 		return err
-	}
-	h, err := newAdminHasher()
-	if err != nil {
-		return err
-	}
-	hash, err := h.Hash(ctx, pw)
-	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
 	}
 	now := time.Now()
 	if err := b.users.SetPassword(ctx, u.ID, hash, now); err != nil {
@@ -202,13 +200,7 @@ func userRevokeSessions(ctx context.Context, e env, args []string) error {
 }
 
 func userList(ctx context.Context, e env, args []string) error {
-	a := &adminFlags{}
-	fs := newFlagSet("user list", "user list [flags]", e.stderr)
-	a.register(fs)
-	if err := parseFlags(fs, args, e.getenv); err != nil {
-		return err
-	}
-	b, err := openAdmin(ctx, e, a)
+	b, err := listCommand(ctx, e, "user list", args)
 	if err != nil {
 		return err
 	}
