@@ -11,6 +11,9 @@ import (
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 )
 
+// demoScopes are the demo client's scopes.
+var demoScopes = []string{"read", "write"}
+
 // seedDemo creates the demo client and user of the embedded default and
 // prints how to use them. Only the in-memory store gets them: they vanish
 // with the process.
@@ -24,7 +27,7 @@ func seedDemo(ctx context.Context, e env, b *backends, h *password.Hasher, cfg *
 		ID:         clientID,
 		SecretHash: tokenserver.HashClientSecret(secret),
 		Grants:     []string{"password", "refresh_token"},
-		Scopes:     []string{"read", "write"},
+		Scopes:     demoScopes,
 		CreatedAt:  now,
 	}); err != nil {
 		return fmt.Errorf("demo client: %w", err)

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -19,6 +22,19 @@ func TestEmbeddedDefault(t *testing.T) {
 		t.Errorf("start-up banner lacks the demo credentials and curl line:\n%s", out)
 	}
 	checkPasswordAndRefresh(t, s, "demo-client", "demo-secret", "demo", "demo-password")
+
+	resp, err := http.Get(s.URL + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var md map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&md); err != nil {
+		t.Fatal(err)
+	}
+	if md["issuer"] != s.URL || md["token_endpoint"] != s.URL+"/token" || fmt.Sprint(md["scopes_supported"]) != "[read write]" {
+		t.Errorf("discovery metadata: %v", md)
+	}
 }
 
 // checkPasswordAndRefresh runs the password grant, verifies the access token

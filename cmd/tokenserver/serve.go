@@ -220,6 +220,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		if err := seedDemo(ctx, e, b, hasher, cfg, now()); err != nil {
 			return err
 		}
+		if len(cfg.scopes) == 0 {
+			cfg.scopes = demoScopes // known: the demo client's (RFC 8414 scopes_supported)
+		}
 	}
 
 	srv, err := tokenserver.New(tokenserver.Config{
