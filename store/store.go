@@ -27,12 +27,16 @@ var (
 	// ErrExpired: the refresh token is past its idle expiry or its family is
 	// past its absolute expiry.
 	ErrExpired = errors.New("store: expired")
-	// ErrRevoked: the refresh-token family has been revoked.
+	// ErrRevoked: the refresh-token family has been revoked (or, for
+	// Rotate, its user is disabled or gone).
 	ErrRevoked = errors.New("store: revoked")
 	// ErrReused: an already-consumed refresh token was presented outside the
 	// reuse leeway. The family has been revoked as a side effect (RFC 9700
 	// §4.14.2).
 	ErrReused = errors.New("store: refresh token reused")
+	// ErrScope: a Rotate asked for a scope beyond the family's scope
+	// (RFC 6749 §6). Nothing changed.
+	ErrScope = errors.New("store: scope exceeds the family's scope")
 	// ErrUnavailable: the backing server could not be reached or timed out.
 	ErrUnavailable = errors.New("store: unavailable")
 )
@@ -173,6 +177,11 @@ type RotateRequest struct {
 	// caller; the store sets FamilyID and clamps IdleExpiresAt.
 	New RefreshToken
 	Now time.Time
+	// Scope is the requested narrowing (RFC 6749 §6: the refresh request's
+	// scope MUST NOT include any scope not originally granted). nil means
+	// the request had no scope parameter; otherwise every element must be a
+	// token of the family's Scope, else ErrScope and nothing changes.
+	Scope []string
 	// ReuseLeeway lets a client retry a lost response: a token consumed at
 	// most this long ago may be presented again, provided its successor has
 	// not been used yet; the store then consumes that unused successor too,
@@ -186,20 +195,25 @@ type RefreshTokenStore interface {
 	// CreateFamily stores f and its first token t atomically. Returns
 	// ErrConflict if the family ID or token hash exists.
 	CreateFamily(ctx context.Context, f RefreshFamily, t RefreshToken) error
-	// Rotate atomically consumes req.OldHash and stores req.New in the same
-	// family: under any number of concurrent calls with one OldHash exactly
-	// one succeeds (outside the leeway); the others get ErrReused, or
-	// ErrRevoked once a loser's reuse has revoked the family. A token is
-	// expired at IdleExpiresAt / ExpiresAt (valid strictly before). It
-	// returns the family and:
+	// Rotate atomically checks and consumes req.OldHash and stores req.New
+	// in the same family, so a refresh needs no other call: under any
+	// number of concurrent calls with one OldHash exactly one succeeds
+	// (outside the leeway); the others get ErrReused, or ErrRevoked once a
+	// loser's reuse has revoked the family. A token is expired at
+	// IdleExpiresAt / ExpiresAt (valid strictly before). It returns the
+	// family and:
 	//   nil          - rotated;
 	//   ErrNotFound  - unknown hash or another client's token; nothing changed;
-	//   ErrRevoked   - the family was revoked; nothing changed;
+	//   ErrScope     - req.Scope is not within the family's scope; nothing
+	//                  changed;
+	//   ErrRevoked   - the family was revoked, or its user is disabled or
+	//                  gone; nothing changed;
 	//   ErrExpired   - idle or absolute expiry passed; nothing changed;
 	//   ErrReused    - the token was already consumed (outside the leeway):
 	//                  the family is now revoked (RevokedAt = req.Now) by a
 	//                  single update, and the returned family says which.
-	// Checks happen in that order.
+	// Checks happen in that order. The family is returned with every error
+	// after ErrNotFound.
 	Rotate(ctx context.Context, req RotateRequest) (RefreshFamily, error)
 	// Lookup returns a token and its family by hash, or ErrNotFound. It
 	// changes nothing (used by introspection and revocation).

@@ -3,7 +3,9 @@ package memory
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tokenserver/tokenserver/store"
@@ -69,8 +71,17 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	if fam.ClientID != req.ClientID {
 		return store.RefreshFamily{}, fmt.Errorf("memory: rotate: %w", store.ErrNotFound)
 	}
+	// RFC 6749 §6: the requested scope MUST NOT exceed the original grant.
+	if !scopeWithin(req.Scope, fam.Scope) {
+		return fam, fmt.Errorf("memory: rotate: %w", store.ErrScope)
+	}
 	if !fam.RevokedAt.IsZero() {
 		return fam, fmt.Errorf("memory: rotate: %w", store.ErrRevoked)
+	}
+	// A disabled user may not refresh; a deleted one has no families left,
+	// but a missing user is refused all the same.
+	if u, ok := s.users[fam.UserID]; !ok || u.Disabled {
+		return fam, fmt.Errorf("memory: rotate: user disabled: %w", store.ErrRevoked)
 	}
 	if expired(old.IdleExpiresAt, req.Now) || expired(fam.ExpiresAt, req.Now) {
 		return fam, fmt.Errorf("memory: rotate: %w", store.ErrExpired)
@@ -110,6 +121,19 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	s.tokens[next.Hash] = clampIdle(next, fam)
 	s.familyTokens[fam.ID] = append(s.familyTokens[fam.ID], next.Hash)
 	return fam, nil
+}
+
+// scopeWithin reports whether every requested token is one of the
+// space-separated tokens of granted (an empty string is never a token). A
+// nil request (no scope parameter) is always within.
+func scopeWithin(requested []string, granted string) bool {
+	have := strings.Split(granted, " ")
+	for _, r := range requested {
+		if r == "" || !slices.Contains(have, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // leewayRetryLocked decides whether presenting the consumed token old again

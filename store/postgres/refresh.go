@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -40,20 +41,27 @@ func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, t store
 	return wrap("create family", err)
 }
 
-// rotateSQL is the happy path of Rotate in one statement: consume the
-// presented token if it is live and the client's, and insert its successor
-// from the same row. Concurrent calls queue on the token's row lock; after
-// the winner commits, PostgreSQL re-checks `consumed_at IS NULL` on the
-// new row version (READ COMMITTED), so every other call updates nothing.
-// The statement is atomic: if the INSERT fails, the UPDATE is undone.
+// rotateSQL is the happy path of Rotate in one statement, so a refresh is
+// one round trip: consume the presented token if it is live, the client's,
+// its user enabled and the requested scope ($7, NULL for none) within the
+// family's, and insert its successor from the same row. Concurrent calls
+// queue on the token's row lock; after the winner commits, PostgreSQL
+// re-checks `consumed_at IS NULL` on the new row version (READ COMMITTED),
+// so every other call updates nothing. The statement is atomic: if the
+// INSERT fails, the UPDATE is undone. array_remove drops the empty element
+// string_to_array yields for repeated spaces, so an empty requested token
+// never matches.
 const rotateSQL = `
 WITH consumed AS (
 	UPDATE refresh_tokens AS t
 	   SET consumed_at = $3, replaced_by = $4
-	  FROM refresh_families AS f
+	  FROM refresh_families AS f, users AS u
 	 WHERE t.hash = $1
 	   AND f.id = t.family_id
 	   AND f.client_id = $2
+	   AND u.id = f.user_id
+	   AND NOT u.disabled
+	   AND ($7::text[] IS NULL OR array_remove(string_to_array(f.scope, ' '), '') @> $7::text[])
 	   AND t.consumed_at IS NULL
 	   AND f.revoked_at IS NULL
 	   AND f.expires_at > $3
@@ -68,14 +76,15 @@ SELECT id, client_id, user_id::text, username, scope, created_at, expires_at FRO
 // Rotate consumes req.OldHash and stores req.New (RFC 9700 §4.14.2 refresh
 // token rotation). The common case is one statement; only when it changes
 // nothing does a transaction find out why, in the contract's order:
-// ErrNotFound, ErrRevoked, ErrExpired, then leeway or ErrReused.
+// ErrNotFound, ErrScope, ErrRevoked (family revoked or user disabled),
+// ErrExpired, then leeway or ErrReused.
 func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.RefreshFamily, error) {
 	if req.New.Hash == "" || req.OldHash == "" {
 		return store.RefreshFamily{}, errors.New("postgres: rotate: empty token hash")
 	}
 	var f store.RefreshFamily
 	err := s.pool.QueryRow(ctx, rotateSQL, req.OldHash, req.ClientID, utc(req.Now), req.New.Hash,
-		utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt),
+		utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt), req.Scope,
 	).Scan(&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt)
 	switch {
 	case err == nil:
@@ -106,15 +115,21 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 	var old store.RefreshToken
 	var consumedAt, revokedAt *time.Time
 	var replacedBy *string
+	var userDisabled bool
+	// The user is outer-joined so that a missing one reads as disabled
+	// (deleting a user deletes its families, so this is belt and braces).
 	err := tx.QueryRow(ctx, `
 		SELECT t.issued_at, t.idle_expires_at, t.consumed_at, t.replaced_by,
-		       f.id, f.client_id, f.user_id::text, f.username, f.scope, f.created_at, f.expires_at, f.revoked_at
+		       f.id, f.client_id, f.user_id::text, f.username, f.scope, f.created_at, f.expires_at, f.revoked_at,
+		       COALESCE(u.disabled, true)
 		  FROM refresh_tokens AS t
 		  JOIN refresh_families AS f ON f.id = t.family_id
+		  LEFT JOIN users AS u ON u.id = f.user_id
 		 WHERE t.hash = $1
 		   FOR UPDATE OF t`, req.OldHash,
 	).Scan(&old.IssuedAt, &old.IdleExpiresAt, &consumedAt, &replacedBy,
-		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt)
+		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt,
+		&userDisabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.RefreshFamily{}, store.ErrNotFound, nil
 	}
@@ -128,7 +143,10 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 		// Another client's token must look unknown (RFC 6749 §6: the
 		// refresh token is bound to the client it was issued to).
 		return store.RefreshFamily{}, store.ErrNotFound, nil
-	case !f.RevokedAt.IsZero():
+	case !scopeWithin(req.Scope, f.Scope):
+		// RFC 6749 §6: the requested scope MUST NOT exceed the grant.
+		return f, store.ErrScope, nil
+	case !f.RevokedAt.IsZero(), userDisabled:
 		return f, store.ErrRevoked, nil
 	case !now.Before(f.ExpiresAt) || !now.Before(old.IdleExpiresAt):
 		return f, store.ErrExpired, nil
@@ -171,6 +189,19 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 	}
 	f.RevokedAt = at.UTC()
 	return f, store.ErrReused, nil
+}
+
+// scopeWithin reports whether every requested token is one of the
+// space-separated tokens of granted (an empty string is never a token),
+// exactly as rotateSQL decides it. A nil request is always within.
+func scopeWithin(requested []string, granted string) bool {
+	have := strings.Split(granted, " ")
+	for _, r := range requested {
+		if r == "" || !slices.Contains(have, r) {
+			return false
+		}
+	}
+	return true
 }
 
 // insertSuccessor stores the new token of family f, clamped to its expiry.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -255,6 +257,55 @@ func TestCreateFamilyNeedsUserAndClient(t *testing.T) {
 			}
 			if _, _, err := s.Lookup(t.Context(), hash); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("token stored despite the failure: Lookup = %v", err)
+			}
+		})
+	}
+}
+
+func TestRotateHappyPathDecidesScopeAndUser(t *testing.T) {
+	// The one-statement path must accept every rotation the contract
+	// allows (so a refresh stays one round trip) and refuse the scope and
+	// disabled-user cases itself (never consuming the token), leaving the
+	// classification to the slow path. Run rotateSQL alone to see which.
+	s := newTestStore(t)
+	fx := newRotateFixture(t, s)
+	fx.family.Scope = "read  write" // a repeated space must not matter
+	cases := []struct {
+		name    string
+		scope   []string
+		disable bool
+		rotates bool
+	}{
+		{name: "no scope parameter", scope: nil, rotates: true},
+		{name: "empty list", scope: []string{}, rotates: true},
+		{name: "narrowed", scope: []string{"write"}, rotates: true},
+		{name: "same", scope: []string{"write", "read"}, rotates: true},
+		{name: "beyond", scope: []string{"read", "admin"}},
+		{name: "empty token", scope: []string{""}},
+		{name: "user disabled", disable: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := s.SetDisabled(t.Context(), fx.family.UserID, tc.disable, fx.now); err != nil {
+				t.Fatal(err)
+			}
+			_, first := fx.newFamily(t)
+			req := fx.request(t, first)
+			var id string
+			err := s.pool.QueryRow(t.Context(), rotateSQL, req.OldHash, req.ClientID, utc(req.Now), req.New.Hash,
+				utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt), tc.scope).Scan(&id, nil, nil, nil, nil, nil, nil)
+			switch {
+			case tc.rotates && err != nil:
+				t.Fatalf("rotateSQL: %v, want one row", err)
+			case !tc.rotates && !errors.Is(err, pgx.ErrNoRows):
+				t.Fatalf("rotateSQL: %v, want no rows", err)
+			}
+			tok, _, err := s.Lookup(t.Context(), first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if consumed := !tok.ConsumedAt.IsZero(); consumed != tc.rotates {
+				t.Errorf("token consumed = %v, want %v", consumed, tc.rotates)
 			}
 		})
 	}

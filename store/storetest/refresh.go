@@ -314,6 +314,139 @@ func TestRefreshTokenStore(t *testing.T, newStores func(*testing.T) RefreshStore
 		fx.expectAbsent(t, req.New.Hash, "successor")
 	})
 
+	t.Run("RotateScope", func(t *testing.T) {
+		// RFC 6749 §6: a refresh may narrow the scope, never widen it. The
+		// family ("read write") keeps its scope either way.
+		cases := []struct {
+			name  string
+			scope []string
+			want  error
+		}{
+			{"NoScopeParameter", nil, nil},
+			{"Narrowed", []string{"read"}, nil},
+			{"Same", []string{"write", "read"}, nil},
+			{"EmptyList", []string{}, nil},
+			{"Beyond", []string{"read", "admin"}, store.ErrScope},
+			{"Unrelated", []string{"admin"}, store.ErrScope},
+			{"PrefixOfAToken", []string{"rea"}, store.ErrScope},
+			{"WholeScopeAsOneToken", []string{"read write"}, store.ErrScope},
+			{"EmptyToken", []string{""}, store.ErrScope},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				fx := newRefreshFixture(t, newStores)
+				f, tok := fx.family(t)
+				at := fx.start.Add(time.Minute)
+				req := fx.rotateReq(t, tok.Hash, fx.client.ID, at, 0)
+				req.Scope = tc.scope
+				got, err := fx.Refresh.Rotate(t.Context(), req)
+				suiteCheckErr(t, "Rotate(scope)", err, tc.want)
+				if got.ID != f.ID || got.Scope != f.Scope {
+					t.Errorf("returned family %q with scope %q, want %q with %q", got.ID, got.Scope, f.ID, f.Scope)
+				}
+				if tc.want == nil {
+					successor := req.New
+					successor.FamilyID = f.ID
+					fx.expectUnchanged(t, successor, f)
+					return
+				}
+				fx.expectUnchanged(t, tok, f)
+				fx.expectAbsent(t, req.New.Hash, "successor")
+				// Nothing changed: the token still rotates, in full scope.
+				fx.rotate(t, tok.Hash, at, 0, nil)
+			})
+		}
+	})
+
+	t.Run("RotateUserDisabled", func(t *testing.T) {
+		// A disabled user cannot refresh; the refusal changes nothing, so
+		// the session works again once the user is re-enabled.
+		fx := newRefreshFixture(t, newStores)
+		f, tok := fx.family(t)
+		at := fx.start.Add(time.Minute)
+		suiteCheckErr(t, "SetDisabled", fx.Users.SetDisabled(t.Context(), fx.user.ID, true, at), nil)
+		req := fx.rotateReq(t, tok.Hash, fx.client.ID, at.Add(time.Second), 0)
+		got, err := fx.Refresh.Rotate(t.Context(), req)
+		suiteCheckErr(t, "Rotate(user disabled)", err, store.ErrRevoked)
+		if got.ID != f.ID || !got.RevokedAt.IsZero() {
+			t.Errorf("returned family %q revoked at %v, want %q not revoked", got.ID, got.RevokedAt, f.ID)
+		}
+		fx.expectUnchanged(t, tok, f)
+		fx.expectAbsent(t, req.New.Hash, "successor")
+
+		suiteCheckErr(t, "SetDisabled(false)", fx.Users.SetDisabled(t.Context(), fx.user.ID, false, at), nil)
+		fx.rotate(t, tok.Hash, at.Add(2*time.Second), 0, nil)
+	})
+
+	t.Run("RotateUserDisabledOtherUserUnaffected", func(t *testing.T) {
+		fx := newRefreshFixture(t, newStores)
+		bob := suiteCreateUser(t, fx.Users, "bob")
+		_, tokBob := fx.newFamily(t, bob, fx.client.ID, suiteAbsoluteTTL, suiteIdleTTL)
+		at := fx.start.Add(time.Minute)
+		suiteCheckErr(t, "SetDisabled", fx.Users.SetDisabled(t.Context(), fx.user.ID, true, at), nil)
+		fx.rotate(t, tokBob.Hash, at, 0, nil)
+	})
+
+	t.Run("CheckOrderScopeAndUser", func(t *testing.T) {
+		// ErrNotFound (other client) before ErrScope before ErrRevoked (family
+		// revoked or user disabled) before ErrExpired before consumed. The
+		// losing conditions change nothing: no reuse is reported or revokes.
+		cases := []struct {
+			name    string
+			client  string // "" means the family's own client
+			scope   []string
+			revoke  bool
+			disable bool
+			consume bool
+			expire  bool
+			want    error
+		}{
+			{name: "OtherClientAndBadScope", client: "other-app", scope: []string{"admin"}, want: store.ErrNotFound},
+			{name: "UnknownClientAndBadScope", client: "no-such-app", scope: []string{"admin"}, want: store.ErrNotFound},
+			{name: "OtherClientAndDisabled", client: "other-app", disable: true, want: store.ErrNotFound},
+			{name: "BadScopeAndRevoked", scope: []string{"admin"}, revoke: true, want: store.ErrScope},
+			{name: "BadScopeAndDisabled", scope: []string{"admin"}, disable: true, want: store.ErrScope},
+			{name: "BadScopeAndExpired", scope: []string{"admin"}, expire: true, want: store.ErrScope},
+			{name: "BadScopeAndConsumed", scope: []string{"admin"}, consume: true, want: store.ErrScope},
+			{name: "DisabledAndExpired", disable: true, expire: true, want: store.ErrRevoked},
+			{name: "DisabledAndConsumed", disable: true, consume: true, want: store.ErrRevoked},
+			{name: "DisabledExpiredConsumed", disable: true, consume: true, expire: true, want: store.ErrRevoked},
+			{name: "NarrowedAndDisabled", scope: []string{"read"}, disable: true, want: store.ErrRevoked},
+			{name: "NarrowedAndExpired", scope: []string{"read"}, expire: true, want: store.ErrExpired},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				fx := newRefreshFixture(t, newStores)
+				f, tok := fx.family(t)
+				at := fx.start.Add(time.Minute)
+				if tc.consume {
+					successor := fx.rotate(t, tok.Hash, at, 0, nil)
+					tok.ConsumedAt, tok.ReplacedBy = at, successor
+				}
+				if tc.revoke {
+					suiteCheckErr(t, "RevokeFamily", fx.Refresh.RevokeFamily(t.Context(), f.ID, at), nil)
+					f.RevokedAt = at
+				}
+				if tc.disable {
+					suiteCheckErr(t, "SetDisabled", fx.Users.SetDisabled(t.Context(), fx.user.ID, true, at), nil)
+				}
+				if tc.expire {
+					at = f.ExpiresAt.Add(time.Second)
+				}
+				clientID := tc.client
+				if clientID == "" {
+					clientID = fx.client.ID
+				}
+				req := fx.rotateReq(t, tok.Hash, clientID, at.Add(time.Second), 0)
+				req.Scope = tc.scope
+				_, err := fx.Refresh.Rotate(t.Context(), req)
+				suiteCheckErr(t, "Rotate", err, tc.want)
+				fx.expectUnchanged(t, tok, f)
+				fx.expectAbsent(t, req.New.Hash, "successor")
+			})
+		}
+	})
+
 	t.Run("CheckOrder", func(t *testing.T) {
 		// Revoked before expired before consumed; the losing conditions
 		// change nothing (in particular a reuse is not reported, and does not
