@@ -122,7 +122,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, f form
 	if err != nil {
 		return store.Client{}, err
 	}
-	client, err := s.cfg.Clients.ClientByID(ctx, creds.id)
+	client, err := s.clients.ClientByID(ctx, creds.id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Same work as a wrong secret: hash and compare against a dummy.

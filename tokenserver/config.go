@@ -89,6 +89,11 @@ type Config struct {
 	// MaxStreams bounds concurrent revocation streams; over it a stream
 	// request gets 503 with Retry-After. Default 1000.
 	MaxStreams int
+	// ClientCacheTTL is how long a client registration read from Clients
+	// is reused for client authentication (secrets are still checked on
+	// every request); a deleted client stops authenticating within it.
+	// Default 5s; negative disables the cache.
+	ClientCacheTTL time.Duration
 }
 
 // Defaults.
@@ -101,6 +106,7 @@ const (
 	defaultIPFailures         = 100
 	defaultPingInterval       = 5 * time.Second
 	defaultMaxStreams         = 1000
+	defaultClientCacheTTL     = 5 * time.Second
 )
 
 // withDefaults returns c with every zero setting replaced by its default.
@@ -131,6 +137,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxStreams == 0 {
 		c.MaxStreams = defaultMaxStreams
+	}
+	if c.ClientCacheTTL == 0 {
+		c.ClientCacheTTL = defaultClientCacheTTL
 	}
 	if c.Now == nil {
 		c.Now = time.Now

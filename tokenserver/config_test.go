@@ -70,7 +70,7 @@ func TestConfigDefaults(t *testing.T) {
 	if c.AccessTokenTTL != 15*time.Minute || c.RefreshIdleTTL != 14*24*time.Hour || c.RefreshAbsoluteTTL != 90*24*time.Hour ||
 		c.RefreshReuseLeeway != 0 || len(c.Audience) != 1 || c.Audience[0] != testIssuer ||
 		c.ThrottleLimits != (ThrottleLimits{UserFailures: 5, IPFailures: 100, Window: 5 * time.Minute}) ||
-		c.PingInterval != 5*time.Second || c.MaxStreams != 1000 {
+		c.PingInterval != 5*time.Second || c.MaxStreams != 1000 || c.ClientCacheTTL != 5*time.Second {
 		t.Errorf("defaults %+v", c)
 	}
 }

@@ -189,10 +189,32 @@ func (s *Server) issueLoginTokens(ctx context.Context, req grantRequest, user st
 			IssuedAt:      req.now,
 			IdleExpiresAt: req.now.Add(effective(req.client.RefreshIdleTTL, s.cfg.RefreshIdleTTL)),
 		}
-		if err := s.cfg.Refresh.CreateFamily(ctx, family, first); err != nil {
+		err := s.cfg.Refresh.CreateFamily(ctx, family, first)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return tokenResponse{}, s.sessionOwnerGone(ctx, req.client.ID)
+		case err != nil:
 			return tokenResponse{}, storeErr("create refresh family", err)
 		}
 		resp.RefreshToken = token
 	}
 	return resp, nil
+}
+
+// sessionOwnerGone answers a CreateFamily that found its client or user
+// deleted after the request was authenticated: the client registration may
+// have come from the cache (Config.ClientCacheTTL), and a user may be
+// deleted during the password check. The cache entry is dropped, and the
+// store says which one is gone: a deleted client fails authentication
+// (invalid_client), a deleted user is bad credentials. Nothing was stored.
+func (s *Server) sessionOwnerGone(ctx context.Context, clientID string) error {
+	s.clients.forget(clientID)
+	_, err := s.cfg.Clients.ClientByID(ctx, clientID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errInvalidClient()
+	case err != nil:
+		return storeErr("client lookup", err)
+	}
+	return errBadCredentials()
 }

@@ -54,10 +54,11 @@ func TestIntrospectErrors(t *testing.T) {
 			wantStatus: http.StatusBadRequest, wantCode: CodeInvalidRequest},
 		{name: "client store unavailable", body: func(tok tokenJSON) string { return formBody("token", tok.AccessToken) },
 			opts: []reqOption{withBasic(webID, webSecret)},
-			inject: func(h *harness, c *Config) {
-				c.Clients = stubClients{ClientStore: h.mem, clientByID: func(context.Context, string) (store.Client, error) {
+			inject: func(h *harness, _ *Config) {
+				// A cold cache: the login above cached the registration.
+				h.replaceClients(stubClients{ClientStore: h.mem, clientByID: func(context.Context, string) (store.Client, error) {
 					return store.Client{}, store.ErrUnavailable
-				}}
+				}})
 			},
 			wantStatus: http.StatusServiceUnavailable, wantCode: CodeTemporarilyUnavailable},
 		// The denylist cannot be read (Redis and PostgreSQL both down in

@@ -59,10 +59,11 @@ func TestRevokeErrors(t *testing.T) {
 			wantStatus: http.StatusBadRequest, wantCode: CodeInvalidClient},
 		{name: "client store unavailable", body: func(tok tokenJSON) string { return formBody("token", tok.AccessToken) },
 			opts: []reqOption{withBasic(webID, webSecret)},
-			inject: func(h *harness, c *Config) {
-				c.Clients = stubClients{ClientStore: h.mem, clientByID: func(context.Context, string) (store.Client, error) {
+			inject: func(h *harness, _ *Config) {
+				// A cold cache: the login above cached the registration.
+				h.replaceClients(stubClients{ClientStore: h.mem, clientByID: func(context.Context, string) (store.Client, error) {
 					return store.Client{}, store.ErrUnavailable
-				}}
+				}})
 			},
 			wantStatus: http.StatusServiceUnavailable, wantCode: CodeTemporarilyUnavailable},
 		{name: "refresh lookup unavailable", body: func(tok tokenJSON) string { return formBody("token", tok.RefreshToken) },

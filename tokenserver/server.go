@@ -27,6 +27,9 @@ type Server struct {
 
 	// grants maps a grant_type to its implementation; dispatch consults it.
 	grants map[string]grantFunc
+	// clients is Config.Clients behind the registration cache; client
+	// authentication reads it.
+	clients *clientCache
 	// dummySecretHash is compared against when the client is unknown, so an
 	// unknown client costs the same as a wrong secret.
 	dummySecretHash string
@@ -70,6 +73,7 @@ func New(cfg Config) (*Server, error) {
 		grantPassword:     s.passwordGrant,
 		grantRefreshToken: s.refreshGrant,
 	}
+	s.clients = newClientCache(cfg.Clients, cfg.ClientCacheTTL, cfg.Now)
 	s.dummySecretHash = newDummySecretHash()
 	// validate has already parsed them once; this cannot fail.
 	s.trustedProxies, _ = parseTrustedProxies(cfg.TrustedProxies)
