@@ -21,8 +21,8 @@ func BenchmarkPasswordGrant(b *testing.B) {
 	}
 }
 
-// BenchmarkRefreshGrant measures one rotation: lookup, user check, sign,
-// rotate, respond.
+// BenchmarkRefreshGrant measures one refresh: client authentication (from
+// the cache), the one Rotate, sign, respond.
 func BenchmarkRefreshGrant(b *testing.B) {
 	h := newHarness(b)
 	rt := h.login("").RefreshToken

@@ -15,82 +15,43 @@ func errBadRefreshToken() *Error {
 }
 
 // refreshGrant is the refresh_token grant (RFC 6749 §6) with rotation
-// (RFC 9700 §4.14.2). Every check that can fail runs before Rotate, so a
-// rejected request changes nothing; only reuse detection revokes, as it
-// must.
+// (RFC 9700 §4.14.2) in one store call: Rotate checks the client binding,
+// the requested scope, the family, the user, expiry and reuse atomically,
+// so a refresh is one database round trip. Every refusal except reuse
+// changes nothing; reuse revokes the family, as it must.
+//
+// The access token is signed after the rotation, because its subject comes
+// from the family. Signing fails only when the key set is broken; the
+// client then gets a server_error for a consumed token (and may retry
+// within RefreshReuseLeeway when one is configured).
 func (s *Server) refreshGrant(ctx context.Context, req grantRequest) (tokenResponse, error) {
 	presented, err := req.form.require("refresh_token")
 	if err != nil {
 		return tokenResponse{}, err
 	}
-	oldHash := hashRefreshToken(presented)
-
-	// Lookup changes nothing: it lets us check the client binding (§6: the
-	// token MUST be bound to the client), the scope and the user before
-	// consuming the token. Expiry, revocation and reuse are left to Rotate,
-	// which decides them atomically.
-	_, family, err := s.cfg.Refresh.Lookup(ctx, oldHash)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return tokenResponse{}, errBadRefreshToken()
-	case err != nil:
-		return tokenResponse{}, storeErr("refresh lookup", err)
-	case family.ClientID != req.client.ID:
-		// Another client's token looks exactly like an unknown one.
-		return tokenResponse{}, errBadRefreshToken()
-	}
-
-	familyScope, err := parseScope(family.Scope)
-	if err != nil {
-		return tokenResponse{}, storeErr("stored family scope", err)
-	}
-	// §6: the requested scope MUST NOT include any scope not originally
-	// granted. Without a scope parameter the access token gets the original
-	// scope, narrowed to what the client is still registered for.
-	var accessScope []string
-	if req.scope != nil {
-		if !subset(req.scope, familyScope) {
-			return tokenResponse{}, newError(CodeInvalidScope, "requested scope exceeds the granted scope", nil)
-		}
-		accessScope = req.scope
-	} else {
-		accessScope = intersect(familyScope, req.client.Scopes)
-	}
-
-	user, err := s.cfg.Users.UserByID(ctx, family.UserID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return tokenResponse{}, errBadRefreshToken()
-	case err != nil:
-		return tokenResponse{}, storeErr("user lookup", err)
-	case user.Disabled:
-		return tokenResponse{}, errBadRefreshToken()
-	}
-
-	sess := session{userID: user.ID, username: user.Username, familyID: family.ID, scope: accessScope}
-	access, ttl, err := s.issueAccessToken(req.client, sess, req.now)
-	if err != nil {
-		return tokenResponse{}, err
-	}
 
 	newToken, newHash := newRefreshToken()
-	rotated, err := s.cfg.Refresh.Rotate(ctx, store.RotateRequest{
-		OldHash:  oldHash,
+	family, err := s.cfg.Refresh.Rotate(ctx, store.RotateRequest{
+		OldHash: hashRefreshToken(presented),
+		// §6: the token MUST be bound to the client; another client's
+		// token is ErrNotFound, like an unknown one.
 		ClientID: req.client.ID,
 		New: store.RefreshToken{
 			Hash:          newHash,
 			IssuedAt:      req.now,
 			IdleExpiresAt: req.now.Add(effective(req.client.RefreshIdleTTL, s.cfg.RefreshIdleTTL)),
 		},
-		Now:         req.now,
+		Now: req.now,
+		// §6: the requested scope MUST NOT include any scope not originally
+		// granted (nil: no scope parameter).
+		Scope:       req.scope,
 		ReuseLeeway: s.cfg.RefreshReuseLeeway,
 	})
 	switch {
+	case errors.Is(err, store.ErrScope):
+		return tokenResponse{}, newError(CodeInvalidScope, "requested scope exceeds the granted scope", nil)
 	case errors.Is(err, store.ErrReused):
-		if rotated.ID == "" {
-			rotated = family
-		}
-		s.revokeReusedFamily(ctx, req, rotated)
+		s.revokeReusedFamily(ctx, req, family)
 		return tokenResponse{}, errBadRefreshToken()
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrRevoked):
 		return tokenResponse{}, errBadRefreshToken()
@@ -98,6 +59,18 @@ func (s *Server) refreshGrant(ctx context.Context, req grantRequest) (tokenRespo
 		return tokenResponse{}, storeErr("refresh rotate", err)
 	}
 
+	// The access token gets the requested narrowing, or without a scope
+	// parameter the original scope narrowed to what the client is still
+	// registered for; the new refresh token keeps the family's scope.
+	accessScope := req.scope
+	if accessScope == nil {
+		accessScope = intersect(strings.Fields(family.Scope), req.client.Scopes)
+	}
+	sess := session{userID: family.UserID, username: family.Username, familyID: family.ID, scope: accessScope}
+	access, ttl, err := s.issueAccessToken(req.client, sess, req.now)
+	if err != nil {
+		return tokenResponse{}, err
+	}
 	return tokenResponse{
 		AccessToken:  access,
 		TokenType:    "Bearer",
@@ -112,6 +85,13 @@ func (s *Server) refreshGrant(ctx context.Context, req grantRequest) (tokenRespo
 // revoked the family's refresh tokens). The entry outlives every access
 // token the family can have.
 func (s *Server) revokeReusedFamily(ctx context.Context, req grantRequest, family store.RefreshFamily) {
+	if family.ID == "" {
+		// The contract returns the family with ErrReused; without it there
+		// is no sid to deny. Say so rather than record an empty entry.
+		s.logger.ErrorContext(ctx, "tokenserver: refresh token reuse reported without its session",
+			"client_id", req.client.ID)
+		return
+	}
 	rev := store.Revocation{
 		Kind:      store.RevokeSID,
 		Value:     family.ID,

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -276,5 +277,124 @@ func TestRefreshGrantConcurrentRotation(t *testing.T) {
 	}
 	if ok != 1 {
 		t.Errorf("%d refreshes succeeded, want exactly 1", ok)
+	}
+}
+
+// A refresh is one store call: Rotate decides everything. Neither Lookup,
+// UserByID nor (with the registration cached) ClientByID is called.
+func TestRefreshGrantIsOneStoreCall(t *testing.T) {
+	var rotates, others atomic.Int64
+	h := newHarness(t, func(h *harness, c *Config) {
+		count := func() { others.Add(1) }
+		c.Refresh = stubRefresh{RefreshTokenStore: h.mem,
+			rotate: func(ctx context.Context, req store.RotateRequest) (store.RefreshFamily, error) {
+				rotates.Add(1)
+				return h.mem.Rotate(ctx, req)
+			},
+			lookup: func(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
+				count()
+				return h.mem.Lookup(ctx, hash)
+			}}
+		c.Users = stubUsers{UserStore: h.mem, userByID: func(ctx context.Context, id string) (store.User, error) {
+			count()
+			return h.mem.UserByID(ctx, id)
+		}}
+		c.Clients = stubClients{ClientStore: h.mem, clientByID: func(ctx context.Context, id string) (store.Client, error) {
+			count()
+			return h.mem.ClientByID(ctx, id)
+		}}
+	})
+	rt := h.login("read write").RefreshToken
+	others.Store(0)
+	for _, scope := range []string{"", "read"} {
+		var kv []string
+		if scope != "" {
+			kv = []string{"scope", scope}
+		}
+		rt = h.mustToken(h.refresh(rt, kv...)).RefreshToken
+	}
+	if r, o := rotates.Load(), others.Load(); r != 2 || o != 0 {
+		t.Errorf("2 refreshes made %d Rotate calls and %d other store reads, want 2 and 0", r, o)
+	}
+}
+
+// The refresh grant passes the requested scope to Rotate (nil without a
+// scope parameter) and answers the store's ErrScope with invalid_scope.
+func TestRefreshGrantPassesScopeToRotate(t *testing.T) {
+	tests := []struct {
+		name      string
+		kv        []string
+		wantScope []string
+	}{
+		{name: "no scope parameter", wantScope: nil},
+		{name: "narrowed", kv: []string{"scope", "write read"}, wantScope: []string{"write", "read"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			var called bool
+			h := newHarness(t, func(h *harness, c *Config) {
+				c.Refresh = stubRefresh{RefreshTokenStore: h.mem,
+					rotate: func(_ context.Context, req store.RotateRequest) (store.RefreshFamily, error) {
+						got, called = req.Scope, true
+						return store.RefreshFamily{}, fmt.Errorf("stub: %w", store.ErrScope)
+					}}
+			})
+			rt := h.login("read write").RefreshToken
+			assertOAuthError(t, h.refresh(rt, tt.kv...), http.StatusBadRequest, CodeInvalidScope)
+			if !called || (got == nil) != (tt.wantScope == nil) || strings.Join(got, " ") != strings.Join(tt.wantScope, " ") {
+				t.Errorf("Rotate got scope %q (nil %v), want %q (nil %v)", got, got == nil, tt.wantScope, tt.wantScope == nil)
+			}
+		})
+	}
+}
+
+// A disabled user's refresh is refused and changes nothing: no reuse is
+// detected, nothing is revoked, and the token works once re-enabled.
+func TestRefreshGrantDisabledUserChangesNothing(t *testing.T) {
+	var published atomic.Int64
+	h := newHarness(t, countPublishes(&published))
+	first := h.login("read")
+	ctx := context.Background()
+	if err := h.mem.SetDisabled(ctx, aliceID, true, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		assertOAuthError(t, h.refresh(first.RefreshToken), http.StatusBadRequest, CodeInvalidGrant)
+		// A scope beyond the grant is still reported as such.
+		assertOAuthError(t, h.refresh(first.RefreshToken, "scope", "write"), http.StatusBadRequest, CodeInvalidScope)
+	}
+	if err := h.mem.SetDisabled(ctx, aliceID, false, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	assertTokenResponse(t, h.refresh(first.RefreshToken))
+	if n := published.Load(); n != 0 {
+		t.Errorf("%d revocations published", n)
+	}
+	if entries, err := h.mem.Active(ctx, h.clock.Now()); err != nil || len(entries) != 0 {
+		t.Errorf("denylist %v, %v; want empty", entries, err)
+	}
+}
+
+// A store that reports reuse without the family cannot say which session
+// to deny: the grant still refuses, records nothing and logs the problem.
+func TestRefreshGrantReuseWithoutFamily(t *testing.T) {
+	var published atomic.Int64
+	h := newHarness(t, countPublishes(&published), func(h *harness, c *Config) {
+		c.Refresh = stubRefresh{RefreshTokenStore: h.mem,
+			rotate: func(context.Context, store.RotateRequest) (store.RefreshFamily, error) {
+				return store.RefreshFamily{}, fmt.Errorf("stub: %w", store.ErrReused)
+			}}
+	})
+	rt := h.login("").RefreshToken
+	assertOAuthError(t, h.refresh(rt), http.StatusBadRequest, CodeInvalidGrant)
+	if n := published.Load(); n != 0 {
+		t.Errorf("%d revocations published", n)
+	}
+	if entries, err := h.mem.Active(context.Background(), h.clock.Now()); err != nil || len(entries) != 0 {
+		t.Errorf("denylist %v, %v; want empty", entries, err)
+	}
+	if !strings.Contains(h.logs.String(), "reuse reported without its session") {
+		t.Errorf("not logged:\n%s", h.logs)
 	}
 }
