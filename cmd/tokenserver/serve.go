@@ -51,6 +51,7 @@ type serveConfig struct {
 	throttleIP      int
 	throttleWindow  time.Duration
 	trustedProxies  listFlag
+	clientCacheTTL  time.Duration
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
@@ -91,6 +92,7 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.IntVar(&c.throttleUser, "throttle-user-failures", 5, "failed logins allowed per (username, client IP) per window")
 	fs.IntVar(&c.throttleIP, "throttle-ip-failures", 100, "failed logins allowed per client IP per window")
 	fs.DurationVar(&c.throttleWindow, "throttle-window", 5*time.Minute, "login throttling window")
+	fs.DurationVar(&c.clientCacheTTL, "client-cache-ttl", 5*time.Second, "how long a client registration is reused without a database read; a deleted client stops authenticating within it (0 = no cache)")
 	fs.Var(&c.trustedProxies, "trusted-proxies", "CIDRs of reverse proxies whose X-Forwarded-For is trusted, comma-separated")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
@@ -145,6 +147,9 @@ func (c *serveConfig) validate() error {
 	case "ES256", "RS256", "EdDSA":
 	default:
 		bad("signing-alg", "must be ES256, RS256 or EdDSA, got %q", c.signingAlg)
+	}
+	if c.clientCacheTTL < 0 || c.clientCacheTTL > time.Minute {
+		bad("client-cache-ttl", "must be between 0 and 1m, got %s", c.clientCacheTTL)
 	}
 	if c.hashConcurrency < 0 {
 		bad("hash-concurrency", "must not be negative")
@@ -243,6 +248,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			UserFailures: cfg.throttleUser, IPFailures: cfg.throttleIP, Window: cfg.throttleWindow,
 		},
 		TrustedProxies: cfg.trustedProxies,
+		ClientCacheTTL: clientCacheTTL(cfg.clientCacheTTL),
 		Keys:           km,
 		Hasher:         hasher,
 		Now:            now,
@@ -315,6 +321,15 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// clientCacheTTL maps the flag (0 = no cache) to tokenserver.Config
+// (negative = no cache, zero = default).
+func clientCacheTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // reseedOnResync keeps the Redis revocation cache complete: it copies the
