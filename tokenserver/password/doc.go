@@ -58,6 +58,27 @@
 // proportionally more, up to the 1 GiB per-hash bound; hashes only enter the
 // store through Hash or through an import validated with Check.
 //
+// # Admission
+//
+// Waiting is only worth it when it ends in a slot. Each Hasher keeps a moving
+// average of how long a hash takes here (an exponentially weighted mean with
+// weight 1/8, seeded by the hash NewHasher computes), and a caller that finds
+// every slot busy is admitted to the queue only if
+//
+//	(callers already waiting / MaxConcurrent + 1) × mean hash time ≤ QueueTimeout
+//
+// that is, if the queue ahead of it drains and one running hash ends within
+// the timeout. Otherwise it gets ErrBusy at once instead of holding a request
+// open for the whole timeout only to be refused then. Under sustained
+// overload the queue therefore settles at what the slots can serve within
+// QueueTimeout: refused logins are answered in microseconds, and accepted
+// ones rarely wait the full QueueTimeout. An admitted caller still waits at
+// most QueueTimeout and never past its context.
+//
+// Every ErrBusy carries a hint of when to retry, the expected wait of a new
+// caller behind the current queue: RetryAfterHint(err) returns it, and
+// Hasher.RetryAfter gives the same figure at any moment.
+//
 // # Timing
 //
 // All errors are sentinels (ErrBusy, ErrTooLong, ErrMalformed, ErrEmpty) or

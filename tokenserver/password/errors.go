@@ -3,7 +3,9 @@ package password
 import "errors"
 
 var (
-	// ErrBusy means no hashing slot became free within Config.QueueTimeout.
+	// ErrBusy means no hashing slot became free within Config.QueueTimeout,
+	// or none was expected to (the caller was refused without waiting; see
+	// Admission in the package doc). RetryAfterHint reads its retry hint.
 	// The HTTP layer answers 503 with Retry-After.
 	ErrBusy = errors.New("password: too many concurrent hash computations")
 	// ErrTooLong means the password is longer than MaxPasswordBytes. It is

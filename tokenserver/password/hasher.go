@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -29,7 +30,8 @@ type Config struct {
 	// means runtime.GOMAXPROCS(0).
 	MaxConcurrent int
 	// QueueTimeout is how long a caller may wait for a slot before ErrBusy.
-	// Zero means 2s.
+	// A caller who cannot expect a slot within it gets ErrBusy at once (see
+	// the package doc). Zero means 2s.
 	QueueTimeout time.Duration
 	// AllowWeak accepts Params below the OWASP minimum. It exists only so
 	// tests and benchmarks can run fast; never set it in production.
@@ -43,6 +45,14 @@ type Hasher struct {
 	slots        chan struct{}
 	queueTimeout time.Duration
 	dummy        argon2idHash
+
+	// now is the clock hash durations are measured with (tests replace it).
+	now func() time.Time
+	// waiting counts callers waiting for a slot.
+	waiting atomic.Int64
+	// meanHashNanos is the moving average of hash durations, in
+	// nanoseconds, from which acquire predicts a caller's wait.
+	meanHashNanos atomic.Int64
 }
 
 // NewHasher validates cfg and returns a Hasher. It computes one argon2id hash
@@ -74,11 +84,13 @@ func NewHasher(cfg Config) (*Hasher, error) {
 	if timeout == 0 {
 		timeout = defaultQueueTimeout
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, slots), queueTimeout: timeout}
+	h := &Hasher{params: p, slots: make(chan struct{}, slots), queueTimeout: timeout, now: time.Now}
 
+	// The dummy hash's duration is also the first estimate of a hash's
+	// cost, before any login has been measured.
 	dummyPassword := make([]byte, 32)
 	_, _ = rand.Read(dummyPassword) // crypto/rand.Read never fails (Go 1.24+).
-	h.dummy = h.derive(string(dummyPassword))
+	h.timed(func() { h.dummy = h.derive(string(dummyPassword)) })
 	return h, nil
 }
 
@@ -99,7 +111,9 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer h.release()
-	return h.derive(password).encode(), nil
+	var derived argon2idHash
+	h.timed(func() { derived = h.derive(password) })
+	return derived.encode(), nil
 }
 
 // derive computes an argon2id hash of password with a fresh random salt at
@@ -128,7 +142,9 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 		return false, false, err
 	}
 	defer h.release()
-	if !v.matches(password) {
+	var matched bool
+	h.timed(func() { matched = v.matches(password) })
+	if !matched {
 		return false, false, nil
 	}
 	return true, v.needsRehash(h.params), nil
@@ -146,36 +162,9 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 		return err
 	}
 	defer h.release()
-	_ = h.dummy.matches(password)
+	h.timed(func() { _ = h.dummy.matches(password) })
 	return nil
 }
-
-// acquire takes a hashing slot, waiting at most h.queueTimeout and never past
-// ctx. It returns ErrBusy on timeout and the wrapped context error if ctx ends
-// first.
-func (h *Hasher) acquire(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("password: waiting for a hashing slot: %w", err)
-	}
-	select {
-	case h.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	timer := time.NewTimer(h.queueTimeout)
-	defer timer.Stop()
-	select {
-	case h.slots <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("password: waiting for a hashing slot: %w", ctx.Err())
-	case <-timer.C:
-		return ErrBusy
-	}
-}
-
-// release returns a slot taken by acquire.
-func (h *Hasher) release() { <-h.slots }
 
 // verifier is a parsed stored hash of any supported format.
 type verifier interface {
