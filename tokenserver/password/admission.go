@@ -2,7 +2,6 @@ package password
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 )
@@ -13,8 +12,10 @@ import (
 // hash (a bcrypt import, a GC pause) moves it little.
 const ewmaShift = 3
 
-// busyError is ErrBusy with a hint of when to retry. errors.Is(err, ErrBusy)
-// holds for it.
+// busyError is the ErrBusy a Hasher returns, with a hint of when to retry:
+// errors.Is(err, ErrBusy) holds, and errors.As(err, &r) with
+// r interface{ RetryAfter() time.Duration } reads the hint (the HTTP layer
+// turns it into Retry-After).
 type busyError struct{ retryAfter time.Duration }
 
 func (e busyError) Error() string { return ErrBusy.Error() }
@@ -22,16 +23,6 @@ func (e busyError) Unwrap() error { return ErrBusy }
 
 // RetryAfter is how long the caller should wait before trying again.
 func (e busyError) RetryAfter() time.Duration { return e.retryAfter }
-
-// RetryAfterHint returns the retry hint carried by an ErrBusy returned from a
-// Hasher, and false for any other error.
-func RetryAfterHint(err error) (time.Duration, bool) {
-	var b busyError
-	if !errors.As(err, &b) {
-		return 0, false
-	}
-	return b.retryAfter, true
-}
 
 // acquire takes a hashing slot. With a slot free it takes it at once.
 // Otherwise it first predicts the wait (see expectedWait): when that exceeds

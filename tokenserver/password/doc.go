@@ -76,8 +76,9 @@
 // most QueueTimeout and never past its context.
 //
 // Every ErrBusy carries a hint of when to retry, the expected wait of a new
-// caller behind the current queue: RetryAfterHint(err) returns it, and
-// Hasher.RetryAfter gives the same figure at any moment.
+// caller behind the current queue: the returned error has a method
+// RetryAfter() time.Duration (read it with errors.As), and Hasher.RetryAfter
+// gives the same figure at any moment.
 //
 // # Timing
 //
