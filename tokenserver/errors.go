@@ -95,12 +95,23 @@ func classify(err error) *Error {
 	switch {
 	case errors.Is(err, password.ErrBusy):
 		return &Error{Code: CodeTemporarilyUnavailable, Description: "the server is busy; retry later",
-			cause: err, retryAfter: retryAfterBusy}
+			cause: err, retryAfter: busyRetryAfter(err)}
 	case errors.Is(err, store.ErrUnavailable):
 		return &Error{Code: CodeTemporarilyUnavailable, Description: "a backing service is unavailable; retry later",
 			cause: err, retryAfter: retryAfterUnavailable}
 	}
 	return &Error{Code: CodeServerError, Description: "internal error", cause: err}
+}
+
+// busyRetryAfter is the hasher's hint of when a slot is expected to be free
+// (see password.ErrBusy), or retryAfterBusy without one. Retry-After is in
+// whole seconds, so hints under a second become 1.
+func busyRetryAfter(err error) time.Duration {
+	var hint interface{ RetryAfter() time.Duration }
+	if errors.As(err, &hint) && hint.RetryAfter() > 0 {
+		return hint.RetryAfter()
+	}
+	return retryAfterBusy
 }
 
 // httpStatus is the one place that maps an error to its status code.
@@ -140,8 +151,10 @@ type errorBody struct {
 }
 
 // writeError renders err as an RFC 6749 §5.2 error response. Unknown errors
-// become server_error and are logged once with their cause; the response
-// never carries the cause.
+// become server_error and are logged at ERROR with their cause; expected
+// refusals (503 temporarily_unavailable: hashing slots full, a backing
+// service down, stream limits) are logged by logRefusal, at WARN at most
+// once per interval. The response never carries the cause.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := classify(err)
 	status := httpStatus(e, r)
@@ -149,6 +162,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.
 		s.logger.DebugContext(r.Context(), "tokenserver: request canceled", "path", r.URL.Path)
+	case status == http.StatusServiceUnavailable && e.Code == CodeTemporarilyUnavailable:
+		s.logRefusal(r, e, err)
 	case status >= 500:
 		s.logger.ErrorContext(r.Context(), "tokenserver: request failed",
 			"path", r.URL.Path, "status", status, "error", err)
@@ -166,6 +181,23 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	body, _ := json.Marshal(errorBody{Error: e.Code, Description: sanitizeDescription(e.Description)})
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// logRefusal logs a 503 temporarily_unavailable. Overload and outages are
+// conditions, not bugs: one WARN line per kind per overloadLogInterval says
+// that they happen and how often (suppressed counts the refusals since the
+// previous WARN line); every other refusal is logged at DEBUG only.
+func (s *Server) logRefusal(r *http.Request, e *Error, err error) {
+	ctx := r.Context()
+	warn, suppressed := s.refusals.record(e.Description, s.now())
+	if !warn {
+		s.logger.DebugContext(ctx, "tokenserver: request refused", "path", r.URL.Path,
+			"status", http.StatusServiceUnavailable, "reason", e.Description, "error", err)
+		return
+	}
+	s.logger.WarnContext(ctx, "tokenserver: request refused", "path", r.URL.Path,
+		"status", http.StatusServiceUnavailable, "reason", e.Description, "error", err,
+		"suppressed", suppressed)
 }
 
 // setNoStore sets the headers RFC 6749 §5.1 requires on every response that

@@ -42,6 +42,9 @@ type Server struct {
 	// readyTimeout bounds /readyz (a field so tests can shorten it).
 	readyTimeout time.Duration
 
+	// refusals rate-limits the logging of 503 temporarily_unavailable.
+	refusals overloadLog
+
 	// streams holds one token per open revocation stream (capacity
 	// Config.MaxStreams).
 	streams chan struct{}
