@@ -92,6 +92,21 @@ func userAdd(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
+// existingUserCommand parses an admin command whose one argument names an
+// existing user, opens the backends and looks the user up.
+func existingUserCommand(ctx context.Context, e env, name string, args []string) (*backends, *adminFlags, store.User, error) {
+	b, a, username, err := userCommand(ctx, e, name, "USERNAME", args)
+	if err != nil {
+		return nil, nil, store.User{}, err
+	}
+	u, err := lookupUser(ctx, b, username)
+	if err != nil {
+		b.Close()
+		return nil, nil, store.User{}, err
+	}
+	return b, a, u, nil
+}
+
 // lookupUser returns the user or an error that names the missing username.
 func lookupUser(ctx context.Context, b *backends, username string) (store.User, error) {
 	u, err := b.users.UserByName(ctx, username)
@@ -105,15 +120,12 @@ func lookupUser(ctx context.Context, b *backends, username string) (store.User, 
 }
 
 func userSetPassword(ctx context.Context, e env, args []string) error {
-	b, a, username, err := userCommand(ctx, e, "set-password", "USERNAME", args)
+	b, a, u, err := existingUserCommand(ctx, e, "set-password", args)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	u, err := lookupUser(ctx, b, username)
-	if err != nil {
-		return err
-	}
+	username := u.Username
 	hash, err := hashPasswordFromStdin(ctx, e)
 	if err != nil {
 		return err
@@ -133,15 +145,12 @@ func userSetPassword(ctx context.Context, e env, args []string) error {
 
 func userSetDisabled(ctx context.Context, e env, args []string, disabled bool) error {
 	name := map[bool]string{true: "disable", false: "enable"}[disabled]
-	b, a, username, err := userCommand(ctx, e, name, "USERNAME", args)
+	b, a, u, err := existingUserCommand(ctx, e, name, args)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	u, err := lookupUser(ctx, b, username)
-	if err != nil {
-		return err
-	}
+	username := u.Username
 	now := time.Now()
 	if err := b.users.SetDisabled(ctx, u.ID, disabled, now); err != nil {
 		return fmt.Errorf("%s user: %w", name, err)
@@ -159,15 +168,12 @@ func userSetDisabled(ctx context.Context, e env, args []string, disabled bool) e
 }
 
 func userDelete(ctx context.Context, e env, args []string) error {
-	b, a, username, err := userCommand(ctx, e, "delete", "USERNAME", args)
+	b, a, u, err := existingUserCommand(ctx, e, "delete", args)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	u, err := lookupUser(ctx, b, username)
-	if err != nil {
-		return err
-	}
+	username := u.Username
 	now := time.Now()
 	// Revoke first: deleting removes the families, and access tokens already
 	// issued must stop working too.
@@ -182,15 +188,12 @@ func userDelete(ctx context.Context, e env, args []string) error {
 }
 
 func userRevokeSessions(ctx context.Context, e env, args []string) error {
-	b, a, username, err := userCommand(ctx, e, "revoke-sessions", "USERNAME", args)
+	b, a, u, err := existingUserCommand(ctx, e, "revoke-sessions", args)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	u, err := lookupUser(ctx, b, username)
-	if err != nil {
-		return err
-	}
+	username := u.Username
 	n, err := revokeUserSessions(ctx, b, u.ID, a.accessTTL, time.Now())
 	if err != nil {
 		return err
