@@ -86,15 +86,18 @@ func (h *Hasher) timed(compute func()) {
 }
 
 // observe folds one hash duration into the exponentially weighted moving
-// average. The first observation (NewHasher's own hash) sets it.
+// average. The average starts at zero, which admits every caller as if there
+// were no admission control, and rises towards the real cost over the first
+// dozen hashes. It deliberately does not start from a measured hash: the
+// first hashes of a process are its slowest (measured 82 ms against 21 ms
+// once warm: the 19 MiB of a fresh argon2id buffer are page faults until the
+// heap has grown), and starting there refused logins that would have been
+// served in time.
 func (h *Hasher) observe(d time.Duration) {
-	sample := max(int64(d), 1)
+	sample := int64(d)
 	for {
 		old := h.meanHashNanos.Load()
-		next := sample
-		if old > 0 {
-			next = old + (sample-old)>>ewmaShift
-		}
+		next := max(old+(sample-old)>>ewmaShift, 1)
 		if h.meanHashNanos.CompareAndSwap(old, next) {
 			return
 		}

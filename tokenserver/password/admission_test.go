@@ -176,10 +176,10 @@ func TestObserveMovingAverage(t *testing.T) {
 		mean, sample time.Duration
 		want         time.Duration
 	}{
-		{"first sample sets it", 0, 80 * time.Millisecond, 80 * time.Millisecond},
+		{"first sample moves it an eighth from zero", 0, 80 * time.Millisecond, 10 * time.Millisecond},
 		{"slower hash moves it an eighth", 80 * time.Millisecond, 160 * time.Millisecond, 90 * time.Millisecond},
 		{"faster hash moves it an eighth", 80 * time.Millisecond, 40 * time.Millisecond, 75 * time.Millisecond},
-		{"zero duration counts as 1ns", 0, 0, 1},
+		{"never below 1ns once measured", 0, 0, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,9 +212,35 @@ func TestEveryHashIsMeasured(t *testing.T) {
 	}
 }
 
-func TestNewHasherSeedsTheMean(t *testing.T) {
-	h, _ := newOneSlotHasher(t, time.Hour)
-	if h.meanHashNanos.Load() <= 0 {
-		t.Fatalf("mean hash duration %d ns after NewHasher, want the dummy hash's duration", h.meanHashNanos.Load())
+func TestNewHasherStartsAdmittingEveryone(t *testing.T) {
+	h, err := NewHasher(Config{Params: Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16}, AllowWeak: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := h.meanHashNanos.Load(); m != 0 {
+		t.Fatalf("mean hash duration %d ns after NewHasher, want 0 (nothing measured yet)", m)
+	}
+	if w := h.expectedWait(1000); w != 0 {
+		t.Fatalf("expected wait behind 1000 callers before any measurement = %s, want 0", w)
+	}
+}
+
+func TestMaxConcurrent(t *testing.T) {
+	tests := []struct {
+		configured, want int
+	}{
+		{3, 3},
+		{1, 1},
+		{0, runtime.GOMAXPROCS(0)},
+	}
+	for _, tt := range tests {
+		h, err := NewHasher(Config{Params: Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16},
+			AllowWeak: true, MaxConcurrent: tt.configured})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := h.MaxConcurrent(); got != tt.want {
+			t.Errorf("MaxConcurrent %d configured: MaxConcurrent() = %d, want %d", tt.configured, got, tt.want)
+		}
 	}
 }

@@ -62,7 +62,8 @@
 //
 // Waiting is only worth it when it ends in a slot. Each Hasher keeps a moving
 // average of how long a hash takes here (an exponentially weighted mean with
-// weight 1/8, seeded by the hash NewHasher computes), and a caller that finds
+// weight 1/8, starting from zero, so a fresh Hasher admits everyone until it
+// has measured a few hashes), and a caller that finds
 // every slot busy is admitted to the queue only if
 //
 //	(callers already waiting / MaxConcurrent + 1) × mean hash time ≤ QueueTimeout

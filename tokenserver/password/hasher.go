@@ -86,16 +86,17 @@ func NewHasher(cfg Config) (*Hasher, error) {
 	}
 	h := &Hasher{params: p, slots: make(chan struct{}, slots), queueTimeout: timeout, now: time.Now}
 
-	// The dummy hash's duration is also the first estimate of a hash's
-	// cost, before any login has been measured.
 	dummyPassword := make([]byte, 32)
 	_, _ = rand.Read(dummyPassword) // crypto/rand.Read never fails (Go 1.24+).
-	h.timed(func() { h.dummy = h.derive(string(dummyPassword)) })
+	h.dummy = h.derive(string(dummyPassword))
 	return h, nil
 }
 
 // Params returns the parameters used for new hashes.
 func (h *Hasher) Params() Params { return h.params }
+
+// MaxConcurrent returns how many hash computations may run at once.
+func (h *Hasher) MaxConcurrent() int { return cap(h.slots) }
 
 // Hash returns an argon2id PHC string for password at h's parameters. Errors:
 // ErrEmpty, ErrTooLong (before waiting), ErrBusy, or the context's error if
