@@ -215,6 +215,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("password hashing settings: %w", err)
 	}
+	reserveSchedulerHeadroom(e.getenv, hasher.MaxConcurrent(), int(hasher.Params().Threads))
 
 	km, err := newKeyManager(ctx, cfg, b, sealer, now, logger)
 	if err != nil {
