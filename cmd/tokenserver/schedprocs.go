@@ -15,19 +15,23 @@ import "runtime"
 // the hashes slowing a little while it runs.
 //
 // Measured with `make bench` on 2 vCPUs (2 hashing slots; the load generator,
-// PostgreSQL and Redis on the same CPUs), refresh p99 during 2× password
-// overload over refresh p99 alone, one run each: 18.1× and 18.7× with
-// GOMAXPROCS=2; 4.8×, 4.9×, 5.2×, 5.9× and 7.8× with 3, password grants
-// unchanged (0.96–1.10× the all-core argon2id rate) and refused logins
-// answered within 1.03–1.08× the queue timeout instead of 1.32–1.34×; 6.4×
-// with 4, but password grants 0.87× and peak RSS 159 MiB (extra Ps also run
-// more garbage collection, which every hash's 19 MiB allocation triggers).
+// PostgreSQL and Redis on the same CPUs, other work on the VM now and then),
+// one run each. Refresh p99 during 2× password overload: 56, 62 and 68 ms
+// with GOMAXPROCS=2 (15–19× the refresh p99 alone); 20, 21, 22, 25, 26, 32,
+// 46 and 62 ms with 3 (median 4.9× instead of 18×), and refused logins
+// answered within 1.01–1.08× the queue timeout instead of 1.24–1.34×. The
+// price is hashing throughput: 58–65 password grants/s with 3 against
+// 64–70/s with 2, about 9 % fewer; in-process, two slots hash 12 % slower with
+// a third P whether garbage collection runs or not, so it is the scheduler's
+// extra thread, not the collector. With 4: 34 ms (6.4×), but password
+// grants 13 % fewer and peak RSS 159 MiB, over the 150 MiB target.
+//
 // Also tried, not kept: hashing on OS threads locked with
-// runtime.LockOSThread at Linux nice 10. Those threads computed a quarter to
-// a third fewer hashes per second in a microbenchmark (a locked thread hands
-// its P back and forth around each of those collections), and password
-// grants fell to 0.75–0.95× in the bench, for a refresh p99 (3.4–7.2×) no
-// better than the extra P alone.
+// runtime.LockOSThread at Linux nice 10, so the kernel prefers every other
+// thread. Locked threads computed a quarter to a third fewer hashes per
+// second in a microbenchmark (locking alone, without nice, cost the same),
+// and in the bench password grants fell by 10–25 % more for a refresh p99
+// (14–37 ms with 3 Ps) no better than the extra P alone.
 //
 // Setting GOMAXPROCS stops the runtime from following later changes of the
 // container's CPU limit; an operator who relies on that sets GOMAXPROCS (or
