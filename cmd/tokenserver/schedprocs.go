@@ -19,12 +19,13 @@ import "runtime"
 // one run each. Refresh p99 during 2× password overload: 56, 62 and 68 ms
 // with GOMAXPROCS=2 (15–19× the refresh p99 alone); 20, 21, 22, 25, 26, 32,
 // 46 and 62 ms with 3 (median 4.9× instead of 18×), and refused logins
-// answered within 1.01–1.08× the queue timeout instead of 1.24–1.34×. The
-// price is hashing throughput: 58–65 password grants/s with 3 against
-// 64–70/s with 2, about 9 % fewer; in-process, two slots hash 12 % slower with
-// a third P whether garbage collection runs or not, so it is the scheduler's
-// extra thread, not the collector. With 4: 34 ms (6.4×), but password
-// grants 13 % fewer and peak RSS 159 MiB, over the 150 MiB target.
+// answered within 1.01–1.08× the queue timeout instead of 1.24–1.34× (median
+// 1.8 ms against 24 ms in back-to-back full runs). The possible price is
+// hashing throughput: in-process, two slots hash 12 % slower with a third P,
+// whether garbage collection runs or not; in the bench it is within the
+// noise (63.0 against 63.4 password grants/s back to back; 58–65 against
+// 64–70/s over shorter runs). With 4: 34 ms (6.4×), but password grants 13 %
+// fewer and peak RSS 159 MiB, over the 150 MiB target.
 //
 // Also tried, not kept: hashing on OS threads locked with
 // runtime.LockOSThread at Linux nice 10, so the kernel prefers every other
