@@ -64,7 +64,7 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.goTool, "go", "go", "the go command used to build the server")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: short phases and calibrations, few users")
 	fs.BoolVar(&o.profile, "profile", false, "record each phase's server CPU with Linux perf; reports go next to the JSON")
-	fs.IntVar(&o.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server process (0: one per CPU)")
+	fs.IntVar(&o.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server process (0: the server chooses: one per CPU, plus one when hashing could occupy them all)")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the temporary directory with the server logs")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
