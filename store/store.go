@@ -63,6 +63,15 @@ type User struct {
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
 	PasswordChangedAt time.Time
+	// CredentialEpoch counts the changes that end every session of the
+	// user: SetPassword, SetDisabled and RevokeUserFamilies each increment
+	// it in the same statement as their change. A session records the
+	// epoch its login read (RefreshFamily.UserEpoch); CreateFamily and
+	// Rotate refuse a family whose epoch is no longer the user's, so a
+	// login that read the old password or the enabled flag just before a
+	// change can never leave a live session behind. Stores set it; the
+	// value given to CreateUser is ignored (a new user starts at 0).
+	CredentialEpoch int64
 }
 
 // UserStore persists users.
@@ -82,11 +91,14 @@ type UserStore interface {
 	// at login never overwrites a concurrent password change. It does not
 	// touch PasswordChangedAt. Returns ErrNotFound or ErrConflict.
 	UpgradePasswordHash(ctx context.Context, id, oldHash, newHash string) error
-	// SetPassword stores a new hash and sets PasswordChangedAt = UpdatedAt =
-	// at. Returns ErrNotFound.
-	SetPassword(ctx context.Context, id, hash string, at time.Time) error
-	// SetDisabled sets the disabled flag and UpdatedAt = at. Returns
+	// SetPassword stores a new hash, sets PasswordChangedAt = UpdatedAt =
+	// at and increments CredentialEpoch, in one atomic step. Returns
 	// ErrNotFound.
+	SetPassword(ctx context.Context, id, hash string, at time.Time) error
+	// SetDisabled sets the disabled flag and UpdatedAt = at and increments
+	// CredentialEpoch (enabling too: a login that read the user before a
+	// disable must not yield a session after the enable), in one atomic
+	// step. Returns ErrNotFound.
 	SetDisabled(ctx context.Context, id string, disabled bool, at time.Time) error
 	// DeleteUser removes the user and every refresh-token family of the
 	// user, atomically. Returns ErrNotFound.
@@ -149,6 +161,10 @@ type RefreshFamily struct {
 	ExpiresAt time.Time
 	// RevokedAt is zero unless the family is revoked.
 	RevokedAt time.Time
+	// UserEpoch is the user's CredentialEpoch as the login read it, before
+	// checking the password. The family lives only while the user's epoch
+	// still equals it.
+	UserEpoch int64
 }
 
 // RefreshToken is one opaque refresh token, stored only as a hash.
@@ -192,8 +208,12 @@ type RotateRequest struct {
 
 // RefreshTokenStore persists refresh-token families.
 type RefreshTokenStore interface {
-	// CreateFamily stores f and its first token t atomically. Returns
-	// ErrConflict if the family ID or token hash exists.
+	// CreateFamily stores f and its first token t atomically, in the same
+	// step checking that the user is enabled and its CredentialEpoch still
+	// equals f.UserEpoch. Returns ErrConflict if the family ID or token
+	// hash exists; ErrNotFound if the client or the user does not exist;
+	// ErrRevoked if the user is disabled or its credentials changed since
+	// the login read them (nothing is stored).
 	CreateFamily(ctx context.Context, f RefreshFamily, t RefreshToken) error
 	// Rotate atomically checks and consumes req.OldHash and stores req.New
 	// in the same family, so a refresh needs no other call: under any
@@ -207,7 +227,8 @@ type RefreshTokenStore interface {
 	//   ErrScope     - req.Scope is not within the family's scope; nothing
 	//                  changed;
 	//   ErrRevoked   - the family was revoked, or its user is disabled or
-	//                  gone; nothing changed;
+	//                  gone, or the user's CredentialEpoch is no longer the
+	//                  family's UserEpoch; nothing changed;
 	//   ErrExpired   - idle or absolute expiry passed; nothing changed;
 	//   ErrReused    - the token was already consumed (outside the leeway):
 	//                  the family is now revoked (RevokedAt = req.Now) by a
@@ -221,8 +242,11 @@ type RefreshTokenStore interface {
 	// RevokeFamily sets RevokedAt = at if not already revoked (idempotent;
 	// an earlier RevokedAt is kept). Returns ErrNotFound.
 	RevokeFamily(ctx context.Context, familyID string, at time.Time) error
-	// RevokeUserFamilies revokes every family of the user that is not yet
-	// revoked and not yet expired at `at`, and returns their IDs.
+	// RevokeUserFamilies increments the user's CredentialEpoch and revokes
+	// every family of the user that is not yet revoked and not yet expired
+	// at `at`, atomically, and returns their IDs. Because of the epoch, a
+	// login that read the user before the call cannot create a family
+	// after it. An unknown user is no error (nothing to revoke).
 	RevokeUserFamilies(ctx context.Context, userID string, at time.Time) ([]string, error)
 }
 
@@ -293,6 +317,49 @@ type RevocationFeed interface {
 	// revocation, and another Resync after each reconnect. The channel is
 	// closed when ctx ends.
 	Subscribe(ctx context.Context) (<-chan FeedEvent, error)
+}
+
+// RevocationLog is implemented by the durable revocation record
+// (PostgreSQL, memory): it lists entries in the order their last change
+// committed, so every instance can relay revocations that were written
+// elsewhere (by the CLI, or while the writer could not reach Redis) to its
+// cache and its feed subscribers. The log is the outbox of the feed.
+type RevocationLog interface {
+	// RevocationHead returns the position of the newest change committed so
+	// far: RevocationsAfter(head) lists only later changes.
+	RevocationHead(ctx context.Context) (int64, error)
+	// RevocationsAfter returns the entries whose last change committed
+	// after position `after`, in commit order, at most limit of them, and
+	// the position of the last one returned (`after` if none). Every Revoke
+	// that commits after a call is listed by a later call: positions are
+	// handed out in commit order, never to a change that commits before an
+	// already listed one. An entry changed twice is listed at its latest
+	// position only, with its merged value. Entries expired at the time of
+	// the call may be omitted.
+	RevocationsAfter(ctx context.Context, after int64, limit int) ([]Revocation, int64, error)
+}
+
+// FeedHealth is implemented by feeds that can tell whether they currently
+// deliver every revocation. A feed that cannot (its sources are down) must
+// not look healthy: the revocation stream stops its heartbeats, so
+// subscribers count staleness and fail closed.
+type FeedHealth interface {
+	Healthy() bool
+}
+
+// TokenLifetimes remembers how long access tokens live, so that a
+// revocation recorded anywhere (the CLI, another instance) outlives every
+// token it must deny, whatever the servers' flags say.
+type TokenLifetimes interface {
+	// RecordAccessTTL notes that a server issues access tokens living up to
+	// ttl, as of `at`. Servers call it at start and periodically.
+	RecordAccessTTL(ctx context.Context, ttl time.Duration, at time.Time) error
+	// LongestAccessTTL returns the longest lifetime a token still valid at
+	// `at` can have: the longest recorded server lifetime whose last record
+	// is recent enough for such tokens to exist (recorded at + ttl > at),
+	// or any client's own AccessTokenTTL, whichever is longer; zero when
+	// nothing is known.
+	LongestAccessTTL(ctx context.Context, at time.Time) (time.Duration, error)
 }
 
 // ---------------------------------------------------------------- login throttling

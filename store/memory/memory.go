@@ -29,6 +29,8 @@ var (
 	_ store.RevocationFeed    = (*Store)(nil)
 	_ store.LoginThrottle     = (*Store)(nil)
 	_ store.KeyStore          = (*Store)(nil)
+	_ store.RevocationLog     = (*Store)(nil)
+	_ store.TokenLifetimes    = (*Store)(nil)
 )
 
 // Store is an in-memory implementation of the store interfaces. The zero
@@ -46,7 +48,11 @@ type Store struct {
 	tokens        map[string]store.RefreshToken
 	familyTokens  map[string][]string
 	revocations   map[revocationKey]store.Revocation
-	revokeWrites  int // Revoke calls since the last sweep of expired entries
+	revocationSeq map[revocationKey]int64 // position in the log of each entry's last change
+	lastSeq       int64                   // the newest position handed out
+	revokeWrites  int                     // Revoke calls since the last sweep of expired entries
+	accessTTLs    map[time.Duration]time.Time
+
 	subscribers   map[*subscriber]struct{}
 	throttle      map[string]throttleEntry
 	throttleSwept int // len(throttle) after the last sweep
@@ -65,16 +71,18 @@ func New(now func() time.Time) *Store {
 		now = time.Now
 	}
 	return &Store{
-		now:          now,
-		users:        make(map[string]store.User),
-		userByName:   make(map[string]string),
-		clients:      make(map[string]store.Client),
-		families:     make(map[string]store.RefreshFamily),
-		tokens:       make(map[string]store.RefreshToken),
-		familyTokens: make(map[string][]string),
-		revocations:  make(map[revocationKey]store.Revocation),
-		subscribers:  make(map[*subscriber]struct{}),
-		throttle:     make(map[string]throttleEntry),
+		now:           now,
+		users:         make(map[string]store.User),
+		userByName:    make(map[string]string),
+		clients:       make(map[string]store.Client),
+		families:      make(map[string]store.RefreshFamily),
+		tokens:        make(map[string]store.RefreshToken),
+		familyTokens:  make(map[string][]string),
+		revocations:   make(map[revocationKey]store.Revocation),
+		revocationSeq: make(map[revocationKey]int64),
+		accessTTLs:    make(map[time.Duration]time.Time),
+		subscribers:   make(map[*subscriber]struct{}),
+		throttle:      make(map[string]throttleEntry),
 	}
 }
 

@@ -39,3 +39,14 @@ func TestLoginThrottle(t *testing.T) {
 func TestKeyStore(t *testing.T) {
 	storetest.TestKeyStore(t, func(*testing.T) store.KeyStore { return memory.New(nil) })
 }
+
+func TestRevocationLog(t *testing.T) {
+	storetest.TestRevocationLog(t, func(*testing.T) storetest.LoggedRevocations { return memory.New(nil) })
+}
+
+func TestTokenLifetimes(t *testing.T) {
+	storetest.TestTokenLifetimes(t, func(*testing.T) storetest.LifetimeStores {
+		s := memory.New(nil)
+		return storetest.LifetimeStores{Clients: s, Lifetimes: s}
+	})
+}

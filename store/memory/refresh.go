@@ -32,7 +32,8 @@ func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, t store
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.users[f.UserID]; !ok {
+	u, ok := s.users[f.UserID]
+	if !ok {
 		return fmt.Errorf("memory: create family: user: %w", store.ErrNotFound)
 	}
 	if _, ok := s.clients[f.ClientID]; !ok {
@@ -43,6 +44,11 @@ func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, t store
 	}
 	if _, ok := s.tokens[t.Hash]; ok {
 		return fmt.Errorf("memory: create family: token hash taken: %w", store.ErrConflict)
+	}
+	// The login read the user at f.UserEpoch; a credential change since
+	// then ends the session before it starts.
+	if u.Disabled || u.CredentialEpoch != f.UserEpoch {
+		return fmt.Errorf("memory: create family: user disabled or credentials changed: %w", store.ErrRevoked)
 	}
 	t.FamilyID = f.ID
 	s.families[f.ID] = f
@@ -80,8 +86,8 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	}
 	// A disabled user may not refresh; a deleted one has no families left,
 	// but a missing user is refused all the same.
-	if u, ok := s.users[fam.UserID]; !ok || u.Disabled {
-		return fam, fmt.Errorf("memory: rotate: user disabled: %w", store.ErrRevoked)
+	if u, ok := s.users[fam.UserID]; !ok || u.Disabled || u.CredentialEpoch != fam.UserEpoch {
+		return fam, fmt.Errorf("memory: rotate: user disabled or credentials changed: %w", store.ErrRevoked)
 	}
 	if expired(old.IdleExpiresAt, req.Now) || expired(fam.ExpiresAt, req.Now) {
 		return fam, fmt.Errorf("memory: rotate: %w", store.ErrExpired)
@@ -185,14 +191,18 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, at time.Time)
 	return nil
 }
 
-// RevokeUserFamilies implements store.RefreshTokenStore. The IDs come back
-// sorted.
+// RevokeUserFamilies implements store.RefreshTokenStore: the epoch bump and
+// the revocations happen in one critical section. The IDs come back sorted.
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID string, at time.Time) ([]string, error) {
 	if err := live(ctx, "revoke user families"); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if u, ok := s.users[userID]; ok {
+		u.CredentialEpoch++
+		s.users[userID] = u
+	}
 	var ids []string
 	for id, f := range s.families {
 		if f.UserID != userID || !f.RevokedAt.IsZero() || expired(f.ExpiresAt, at) {

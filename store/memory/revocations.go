@@ -34,6 +34,7 @@ func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 		for k, e := range s.revocations {
 			if expired(e.ExpiresAt, now) {
 				delete(s.revocations, k)
+				delete(s.revocationSeq, k)
 			}
 		}
 	}
@@ -53,10 +54,53 @@ func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 	}
 	if expired(r.ExpiresAt, now) {
 		delete(s.revocations, key)
+		delete(s.revocationSeq, key)
 		return nil
 	}
 	s.revocations[key] = r
+	s.lastSeq++
+	s.revocationSeq[key] = s.lastSeq
 	return nil
+}
+
+// RevocationHead implements store.RevocationLog.
+func (s *Store) RevocationHead(ctx context.Context) (int64, error) {
+	if err := live(ctx, "revocation head"); err != nil {
+		return 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.lastSeq, nil
+}
+
+// RevocationsAfter implements store.RevocationLog. Every change happens
+// under the lock, so positions are in commit order by construction.
+func (s *Store) RevocationsAfter(ctx context.Context, after int64, limit int) ([]store.Revocation, int64, error) {
+	if err := live(ctx, "revocations after"); err != nil {
+		return nil, after, err
+	}
+	type change struct {
+		r   store.Revocation
+		seq int64
+	}
+	s.mu.RLock()
+	var changes []change
+	for k, seq := range s.revocationSeq {
+		if seq > after {
+			changes = append(changes, change{s.revocations[k], seq})
+		}
+	}
+	s.mu.RUnlock()
+	sort.Slice(changes, func(i, j int) bool { return changes[i].seq < changes[j].seq })
+	if len(changes) > limit {
+		changes = changes[:max(limit, 0)]
+	}
+	out := make([]store.Revocation, len(changes))
+	next := after
+	for i, c := range changes {
+		out[i], next = c.r, c.seq
+	}
+	return out, next, nil
 }
 
 // IsRevoked implements store.RevocationStore.

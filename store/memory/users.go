@@ -27,6 +27,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	if _, ok := s.userByName[key]; ok {
 		return fmt.Errorf("memory: create user: username taken: %w", store.ErrConflict)
 	}
+	u.CredentialEpoch = 0 // the store owns the epoch
 	s.users[u.ID] = u
 	s.userByName[key] = u.ID
 	return nil
@@ -111,6 +112,7 @@ func (s *Store) SetPassword(ctx context.Context, id, hash string, at time.Time) 
 	u.PasswordHash = hash
 	u.PasswordChangedAt = at
 	u.UpdatedAt = at
+	u.CredentialEpoch++
 	s.users[id] = u
 	return nil
 }
@@ -128,6 +130,7 @@ func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, at ti
 	}
 	u.Disabled = disabled
 	u.UpdatedAt = at
+	u.CredentialEpoch++
 	s.users[id] = u
 	return nil
 }

@@ -52,3 +52,14 @@ func TestRevocationStore(t *testing.T) {
 func TestKeyStore(t *testing.T) {
 	storetest.TestKeyStore(t, func(t *testing.T) store.KeyStore { return newTestStore(t) })
 }
+
+func TestRevocationLog(t *testing.T) {
+	storetest.TestRevocationLog(t, func(t *testing.T) storetest.LoggedRevocations { return newTestStore(t) })
+}
+
+func TestTokenLifetimes(t *testing.T) {
+	storetest.TestTokenLifetimes(t, func(t *testing.T) storetest.LifetimeStores {
+		s := newTestStore(t)
+		return storetest.LifetimeStores{Clients: s, Lifetimes: s}
+	})
+}

@@ -13,10 +13,29 @@ import (
 	"github.com/tokenserver/tokenserver/store"
 )
 
-// CreateFamily stores f and its first token t in one statement (a
-// data-modifying CTE), so neither exists without the other. The token's
-// IdleExpiresAt is clamped to f.ExpiresAt. ErrConflict if the family ID or
-// the token hash exists; ErrNotFound if the client or user does not.
+// createFamilySQL stores a family and its first token in one statement (a
+// data-modifying CTE), so neither exists without the other, and only while
+// the user is enabled and still at the credential epoch the login read
+// ($14). The user row is read in the statement's snapshot: a credential
+// change that commits after the statement started is not seen, but then
+// the family's user_epoch is stale and Rotate refuses it, and every access
+// token of the login was issued before that change committed, so the
+// change's `sub` revocation covers it.
+const createFamilySQL = `
+WITH owner AS (
+	SELECT id FROM users WHERE id = $3 AND NOT disabled AND credential_epoch = $14
+), family AS (
+	INSERT INTO refresh_families (id, client_id, user_id, username, scope, created_at, expires_at, revoked_at, user_epoch)
+	SELECT $1, $2, id, $4, $5, $6, $7, $8, $14 FROM owner
+	RETURNING id
+)
+INSERT INTO refresh_tokens (hash, family_id, issued_at, idle_expires_at, consumed_at, replaced_by)
+SELECT $9, id, $10, $11, $12, $13 FROM family`
+
+// CreateFamily stores f and its first token t (createFamilySQL). The
+// token's IdleExpiresAt is clamped to f.ExpiresAt. ErrConflict if the family
+// ID or the token hash exists; ErrNotFound if the client or user does not;
+// ErrRevoked if the user is disabled or its epoch is not f.UserEpoch.
 func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, t store.RefreshToken) error {
 	if f.ID == "" || t.Hash == "" {
 		return errors.New("postgres: create family: empty family ID or token hash")
@@ -28,17 +47,24 @@ func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, t store
 	if idle.After(f.ExpiresAt) {
 		idle = f.ExpiresAt
 	}
-	_, err := s.pool.Exec(ctx, `
-		WITH family AS (
-			INSERT INTO refresh_families (id, client_id, user_id, username, scope, created_at, expires_at, revoked_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			RETURNING id
-		)
-		INSERT INTO refresh_tokens (hash, family_id, issued_at, idle_expires_at, consumed_at, replaced_by)
-		SELECT $9, id, $10, $11, $12, $13 FROM family`,
+	tag, err := s.pool.Exec(ctx, createFamilySQL,
 		f.ID, f.ClientID, f.UserID, f.Username, f.Scope, utc(f.CreatedAt), utc(f.ExpiresAt), nullTime(f.RevokedAt),
-		t.Hash, utc(t.IssuedAt), utc(idle), nullTime(t.ConsumedAt), nullText(t.ReplacedBy))
-	return wrap("create family", err)
+		t.Hash, utc(t.IssuedAt), utc(idle), nullTime(t.ConsumedAt), nullText(t.ReplacedBy), f.UserEpoch)
+	if err != nil {
+		return wrap("create family", err)
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	// Nothing stored: say whether the user is gone or its session ended.
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)`, f.UserID).Scan(&exists); err != nil {
+		return wrap("create family", err)
+	}
+	if !exists {
+		return fmt.Errorf("postgres: create family: user: %w", store.ErrNotFound)
+	}
+	return fmt.Errorf("postgres: create family: user disabled or credentials changed: %w", store.ErrRevoked)
 }
 
 // rotateSQL is the happy path of Rotate in one statement, so a refresh is
@@ -61,17 +87,18 @@ WITH consumed AS (
 	   AND f.client_id = $2
 	   AND u.id = f.user_id
 	   AND NOT u.disabled
+	   AND u.credential_epoch = f.user_epoch
 	   AND ($7::text[] IS NULL OR array_remove(string_to_array(f.scope, ' '), '') @> $7::text[])
 	   AND t.consumed_at IS NULL
 	   AND f.revoked_at IS NULL
 	   AND f.expires_at > $3
 	   AND t.idle_expires_at > $3
-	RETURNING f.id, f.client_id, f.user_id, f.username, f.scope, f.created_at, f.expires_at
+	RETURNING f.id, f.client_id, f.user_id, f.username, f.scope, f.created_at, f.expires_at, f.user_epoch
 ), successor AS (
 	INSERT INTO refresh_tokens (hash, family_id, issued_at, idle_expires_at)
 	SELECT $4, id, $5, LEAST($6::timestamptz, expires_at) FROM consumed
 )
-SELECT id, client_id, user_id::text, username, scope, created_at, expires_at FROM consumed`
+SELECT id, client_id, user_id::text, username, scope, created_at, expires_at, user_epoch FROM consumed`
 
 // Rotate consumes req.OldHash and stores req.New (RFC 9700 §4.14.2 refresh
 // token rotation). The common case is one statement; only when it changes
@@ -85,7 +112,7 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	var f store.RefreshFamily
 	err := s.pool.QueryRow(ctx, rotateSQL, req.OldHash, req.ClientID, utc(req.Now), req.New.Hash,
 		utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt), req.Scope,
-	).Scan(&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt)
+	).Scan(&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &f.UserEpoch)
 	switch {
 	case err == nil:
 		f.CreatedAt, f.ExpiresAt = f.CreatedAt.UTC(), f.ExpiresAt.UTC()
@@ -117,11 +144,12 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 	var replacedBy *string
 	var userDisabled bool
 	// The user is outer-joined so that a missing one reads as disabled
-	// (deleting a user deletes its families, so this is belt and braces).
+	// (deleting a user deletes its families, so this is belt and braces); a
+	// user whose credentials changed since the login reads as disabled too.
 	err := tx.QueryRow(ctx, `
 		SELECT t.issued_at, t.idle_expires_at, t.consumed_at, t.replaced_by,
 		       f.id, f.client_id, f.user_id::text, f.username, f.scope, f.created_at, f.expires_at, f.revoked_at,
-		       COALESCE(u.disabled, true)
+		       f.user_epoch, COALESCE(u.disabled OR u.credential_epoch <> f.user_epoch, true)
 		  FROM refresh_tokens AS t
 		  JOIN refresh_families AS f ON f.id = t.family_id
 		  LEFT JOIN users AS u ON u.id = f.user_id
@@ -129,7 +157,7 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 		   FOR UPDATE OF t`, req.OldHash,
 	).Scan(&old.IssuedAt, &old.IdleExpiresAt, &consumedAt, &replacedBy,
 		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt,
-		&userDisabled)
+		&f.UserEpoch, &userDisabled)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.RefreshFamily{}, store.ErrNotFound, nil
 	}
@@ -223,12 +251,13 @@ func (s *Store) Lookup(ctx context.Context, hash string) (store.RefreshToken, st
 	var replacedBy *string
 	err := s.pool.QueryRow(ctx, `
 		SELECT t.hash, t.family_id, t.issued_at, t.idle_expires_at, t.consumed_at, t.replaced_by,
-		       f.id, f.client_id, f.user_id::text, f.username, f.scope, f.created_at, f.expires_at, f.revoked_at
+		       f.id, f.client_id, f.user_id::text, f.username, f.scope, f.created_at, f.expires_at, f.revoked_at,
+		       f.user_epoch
 		  FROM refresh_tokens AS t
 		  JOIN refresh_families AS f ON f.id = t.family_id
 		 WHERE t.hash = $1`, hash,
 	).Scan(&t.Hash, &t.FamilyID, &t.IssuedAt, &t.IdleExpiresAt, &consumedAt, &replacedBy,
-		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt)
+		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt, &f.UserEpoch)
 	if err != nil {
 		return store.RefreshToken{}, store.RefreshFamily{}, wrap("lookup", err)
 	}
@@ -251,13 +280,17 @@ func (s *Store) RevokeFamily(ctx context.Context, familyID string, at time.Time)
 	return nil
 }
 
-// RevokeUserFamilies revokes, in one UPDATE, every family of the user that
-// is neither revoked nor expired at `at`, and returns their IDs sorted.
+// RevokeUserFamilies increments the user's credential epoch and revokes
+// every family of the user that is neither revoked nor expired at `at`, in
+// one statement, and returns the families' IDs sorted.
 func (s *Store) RevokeUserFamilies(ctx context.Context, userID string, at time.Time) ([]string, error) {
 	if !isUUID(userID) {
 		return nil, nil
 	}
 	rows, err := s.pool.Query(ctx, `
+		WITH bump AS (
+			UPDATE users SET credential_epoch = credential_epoch + 1 WHERE id = $1
+		)
 		UPDATE refresh_families SET revoked_at = $2
 		 WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2
 		RETURNING id`, userID, utc(at))

@@ -10,12 +10,12 @@ import (
 	"github.com/tokenserver/tokenserver/store"
 )
 
-const userColumns = `id::text, username, password_hash, disabled, created_at, updated_at, password_changed_at`
+const userColumns = `id::text, username, password_hash, disabled, created_at, updated_at, password_changed_at, credential_epoch`
 
 func scanUser(row pgx.Row) (store.User, error) {
 	var u store.User
 	var changed *time.Time
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &changed); err != nil {
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &changed, &u.CredentialEpoch); err != nil {
 		return store.User{}, err
 	}
 	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), fromNull(changed)
@@ -87,17 +87,23 @@ func (s *Store) UpgradePasswordHash(ctx context.Context, id, oldHash, newHash st
 	return fmt.Errorf("postgres: upgrade password hash: %w", store.ErrConflict)
 }
 
-// SetPassword stores a new hash and sets PasswordChangedAt = UpdatedAt = at.
+// SetPassword stores a new hash, sets PasswordChangedAt = UpdatedAt = at and
+// increments the credential epoch in one UPDATE, so no session created from
+// a login that read the old hash can be used afterwards.
 func (s *Store) SetPassword(ctx context.Context, id, hash string, at time.Time) error {
 	return s.updateUser(ctx, "set password",
-		`UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3 WHERE id = $1`,
+		`UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3,
+		        credential_epoch = credential_epoch + 1
+		  WHERE id = $1`,
 		id, hash, utc(at))
 }
 
-// SetDisabled sets the disabled flag and UpdatedAt = at.
+// SetDisabled sets the disabled flag and UpdatedAt = at and increments the
+// credential epoch in one UPDATE.
 func (s *Store) SetDisabled(ctx context.Context, id string, disabled bool, at time.Time) error {
 	return s.updateUser(ctx, "set disabled",
-		`UPDATE users SET disabled = $2, updated_at = $3 WHERE id = $1`, id, disabled, utc(at))
+		`UPDATE users SET disabled = $2, updated_at = $3, credential_epoch = credential_epoch + 1 WHERE id = $1`,
+		id, disabled, utc(at))
 }
 
 // DeleteUser removes the user; ON DELETE CASCADE removes the user's

@@ -170,6 +170,7 @@ func (fx *refreshFixture) expectAbsent(t *testing.T, hash, what string) {
 // store.RefreshTokenStore. newStores must return fresh, empty stores that
 // share one backend for each call.
 func TestRefreshTokenStore(t *testing.T, newStores func(*testing.T) RefreshStores) {
+	testCredentialEpoch(t, newStores)
 	t.Run("CreateFamilyAndLookup", func(t *testing.T) {
 		fx := newRefreshFixture(t, newStores)
 		f, tok := fx.family(t)
@@ -359,8 +360,9 @@ func TestRefreshTokenStore(t *testing.T, newStores func(*testing.T) RefreshStore
 	})
 
 	t.Run("RotateUserDisabled", func(t *testing.T) {
-		// A disabled user cannot refresh; the refusal changes nothing, so
-		// the session works again once the user is re-enabled.
+		// A disabled user cannot refresh; the refusal changes nothing, and
+		// the session stays dead once the user is re-enabled (the credential
+		// epoch moved twice).
 		fx := newRefreshFixture(t, newStores)
 		f, tok := fx.family(t)
 		at := fx.start.Add(time.Minute)
@@ -375,7 +377,7 @@ func TestRefreshTokenStore(t *testing.T, newStores func(*testing.T) RefreshStore
 		fx.expectAbsent(t, req.New.Hash, "successor")
 
 		suiteCheckErr(t, "SetDisabled(false)", fx.Users.SetDisabled(t.Context(), fx.user.ID, false, at), nil)
-		fx.rotate(t, tok.Hash, at.Add(2*time.Second), 0, nil)
+		fx.rotate(t, tok.Hash, at.Add(2*time.Second), 0, store.ErrRevoked)
 	})
 
 	t.Run("RotateUserDisabledOtherUserUnaffected", func(t *testing.T) {
