@@ -352,7 +352,8 @@ type FeedHealth interface {
 // token it must deny, whatever the servers' flags say.
 type TokenLifetimes interface {
 	// RecordAccessTTL notes that a server issues access tokens living up to
-	// ttl, as of `at`. Servers call it at start and periodically.
+	// ttl until `at` at least. Servers record a time ahead of the clock and
+	// record again before it passes; the latest `at` for a ttl is kept.
 	RecordAccessTTL(ctx context.Context, ttl time.Duration, at time.Time) error
 	// LongestAccessTTL returns the longest lifetime a token still valid at
 	// `at` can have: the longest recorded server lifetime whose last record

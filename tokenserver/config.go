@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 )
@@ -67,6 +68,12 @@ type Config struct {
 
 	Keys   Keys
 	Hasher *password.Hasher
+
+	// Sessions revokes tokens and sessions (/revoke, refresh-token reuse).
+	// Default: a sessions.Service over Users, Refresh, Revocations and Feed
+	// with AccessTokenTTL; production wiring passes one that also knows the
+	// stored token lifetimes.
+	Sessions *sessions.Service
 
 	// Now is the clock; default time.Now.
 	Now func() time.Time

@@ -168,6 +168,9 @@ func (s *Server) issueLoginTokens(ctx context.Context, req grantRequest, user st
 			Scope:     joinScope(scope),
 			CreatedAt: req.now,
 			ExpiresAt: req.now.Add(effective(req.client.RefreshAbsoluteTTL, s.cfg.RefreshAbsoluteTTL)),
+			// The store refuses the family if the user's credentials
+			// changed since checkPassword read them.
+			UserEpoch: user.CredentialEpoch,
 		}
 		sess.familyID = family.ID
 	}
@@ -193,12 +196,39 @@ func (s *Server) issueLoginTokens(ctx context.Context, req grantRequest, user st
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			return tokenResponse{}, s.sessionOwnerGone(ctx, req.client.ID)
+		case errors.Is(err, store.ErrRevoked):
+			// The password was changed, or the user disabled, while this
+			// login checked the old credentials: it must not yield tokens.
+			return tokenResponse{}, errBadCredentials()
 		case err != nil:
 			return tokenResponse{}, storeErr("create refresh family", err)
 		}
 		resp.RefreshToken = token
+		return resp, nil
+	}
+	if err := s.confirmCredentials(ctx, user); err != nil {
+		return tokenResponse{}, err
 	}
 	return resp, nil
+}
+
+// confirmCredentials re-reads the user after the access token was signed,
+// for a login without a session (CreateFamily does this check otherwise):
+// if the credentials changed since checkPassword read them, the login
+// fails. If they had not changed by this read, the token's iat (the
+// request's start) precedes any later change, whose `sub` revocation then
+// denies it.
+func (s *Server) confirmCredentials(ctx context.Context, read store.User) error {
+	now, err := s.cfg.Users.UserByID(ctx, read.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return errBadCredentials()
+	case err != nil:
+		return storeErr("user lookup", err)
+	case now.Disabled || now.CredentialEpoch != read.CredentialEpoch:
+		return errBadCredentials()
+	}
+	return nil
 }
 
 // sessionOwnerGone answers a CreateFamily that found its client or user

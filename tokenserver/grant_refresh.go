@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -92,22 +93,15 @@ func (s *Server) revokeReusedFamily(ctx context.Context, req grantRequest, famil
 			"client_id", req.client.ID)
 		return
 	}
-	rev := store.Revocation{
-		Kind:      store.RevokeSID,
-		Value:     family.ID,
-		ExpiresAt: req.now.Add(s.maxAccessTokenTTL(req.client)),
-		CreatedAt: req.now,
-	}
 	// The revocation must land even if the caller (perhaps the thief) hangs
 	// up now.
 	ctx, cancel := detached(ctx)
 	defer cancel()
 	s.logger.WarnContext(ctx, "tokenserver: refresh token reuse; session revoked",
 		"sid", family.ID, "client_id", req.client.ID, "user_id", family.UserID)
-	if err := s.cfg.Revocations.Revoke(ctx, rev); err != nil {
+	if err := s.withSessions(func(ss *sessions.Service) error {
+		return ss.RevokeSession(ctx, family.ID, s.maxAccessTokenTTL(req.client))
+	}); err != nil {
 		s.logger.ErrorContext(ctx, "tokenserver: recording session revocation", "sid", family.ID, "error", err)
-	}
-	if err := s.cfg.Feed.Publish(ctx, rev); err != nil {
-		s.logger.ErrorContext(ctx, "tokenserver: publishing session revocation", "sid", family.ID, "error", err)
 	}
 }

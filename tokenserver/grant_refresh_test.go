@@ -350,7 +350,8 @@ func TestRefreshGrantPassesScopeToRotate(t *testing.T) {
 }
 
 // A disabled user's refresh is refused and changes nothing: no reuse is
-// detected, nothing is revoked, and the token works once re-enabled.
+// detected and nothing is revoked. The session stays ended after the user
+// is enabled again: disabling and enabling moved the credential epoch.
 func TestRefreshGrantDisabledUserChangesNothing(t *testing.T) {
 	var published atomic.Int64
 	h := newHarness(t, countPublishes(&published))
@@ -367,13 +368,15 @@ func TestRefreshGrantDisabledUserChangesNothing(t *testing.T) {
 	if err := h.mem.SetDisabled(ctx, aliceID, false, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	assertTokenResponse(t, h.refresh(first.RefreshToken))
+	assertOAuthError(t, h.refresh(first.RefreshToken), http.StatusBadRequest, CodeInvalidGrant)
 	if n := published.Load(); n != 0 {
 		t.Errorf("%d revocations published", n)
 	}
 	if entries, err := h.mem.Active(ctx, h.clock.Now()); err != nil || len(entries) != 0 {
 		t.Errorf("denylist %v, %v; want empty", entries, err)
 	}
+	// A login after the enable starts a session that refreshes.
+	assertTokenResponse(t, h.refresh(h.login("read").RefreshToken))
 }
 
 // A store that reports reuse without the family cannot say which session

@@ -191,7 +191,9 @@ func (s *Server) introspectRefreshToken(ctx context.Context, client store.Client
 		return introspection{}, true, nil
 	case err != nil:
 		return introspection{}, true, storeErr("introspect: user lookup", err)
-	case user.Disabled:
+	case user.Disabled, user.CredentialEpoch != family.UserEpoch:
+		// Exactly what Rotate refuses: a disabled user, or credentials
+		// changed since the session's login.
 		return introspection{}, true, nil
 	}
 	return introspection{

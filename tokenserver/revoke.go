@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -69,13 +70,14 @@ func (s *Server) revokeAccessToken(ctx context.Context, client store.Client, tok
 	if claims.ClientID != client.ID || claims.expired(now) {
 		return true, nil
 	}
-	rev := store.Revocation{
-		Kind:      store.RevokeJTI,
-		Value:     claims.JWTID,
-		ExpiresAt: time.Unix(claims.ExpiresAt, 0).UTC(),
-		CreatedAt: now,
+	ctx, cancel := detached(ctx)
+	defer cancel()
+	if err := s.withSessions(func(ss *sessions.Service) error {
+		return ss.RevokeAccessToken(ctx, claims.JWTID, time.Unix(claims.ExpiresAt, 0))
+	}); err != nil {
+		return true, storeErr("revoke: access token", err)
 	}
-	return true, s.recordRevocation(ctx, rev)
+	return true, nil
 }
 
 // revokeRefreshToken revokes the token's whole family and, through a sid
@@ -105,16 +107,10 @@ func (s *Server) revokeRefreshToken(ctx context.Context, client store.Client, to
 	// The writes must all land even if the client hangs up mid-way.
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	if err := s.cfg.Refresh.RevokeFamily(ctx, family.ID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return true, storeErr("revoke: family", err)
+	if err := s.withSessions(func(ss *sessions.Service) error { return ss.RevokeSession(ctx, family.ID, s.maxAccessTokenTTL(client)) }); err != nil {
+		return true, storeErr("revoke: session", err)
 	}
-	rev := store.Revocation{
-		Kind:      store.RevokeSID,
-		Value:     family.ID,
-		ExpiresAt: now.Add(s.maxAccessTokenTTL(client)),
-		CreatedAt: now,
-	}
-	return true, s.recordRevocation(ctx, rev)
+	return true, nil
 }
 
 // refreshExpired reports whether a refresh token can no longer be used
@@ -130,21 +126,4 @@ func refreshExpiry(rt store.RefreshToken, family store.RefreshFamily) time.Time 
 		return family.ExpiresAt
 	}
 	return rt.IdleExpiresAt
-}
-
-// recordRevocation writes rev durably (the tiered store writes PostgreSQL,
-// then Redis) and then publishes it. The durable write decides success;
-// a failed publish is only logged, since subscribers reload the full set
-// whenever they resync.
-func (s *Server) recordRevocation(ctx context.Context, rev store.Revocation) error {
-	ctx, cancel := detached(ctx)
-	defer cancel()
-	if err := s.cfg.Revocations.Revoke(ctx, rev); err != nil {
-		return storeErr("revoke: record "+string(rev.Kind), err)
-	}
-	if err := s.cfg.Feed.Publish(ctx, rev); err != nil {
-		s.logger.WarnContext(ctx, "tokenserver: publishing revocation failed; subscribers will catch up on resync",
-			"kind", rev.Kind, "error", err)
-	}
-	return nil
 }

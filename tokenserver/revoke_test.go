@@ -346,7 +346,7 @@ func TestRevokePublishFailureIsNotAnError(t *testing.T) {
 	if h.active(tok.AccessToken) {
 		t.Error("access token still active")
 	}
-	if !strings.Contains(h.logs.String(), "publishing revocation failed") {
+	if !strings.Contains(h.logs.String(), "publishing a revocation failed") {
 		t.Errorf("publish failure not logged:\n%s", h.logs)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/tokenserver/tokenserver/sessions"
 )
 
 // passwordHasher is the part of *password.Hasher the grants use. Tests in
@@ -72,6 +74,9 @@ func New(cfg Config) (*Server, error) {
 		streams:      make(chan struct{}, cfg.MaxStreams),
 	}
 	s.closing, s.closeStreams = context.WithCancel(context.Background())
+	if _, err := s.sessionService(); err != nil {
+		return nil, fmt.Errorf("tokenserver: %w", err)
+	}
 	s.grants = map[string]grantFunc{
 		grantPassword:     s.passwordGrant,
 		grantRefreshToken: s.refreshGrant,
@@ -135,6 +140,27 @@ func writeMethodNotAllowed(w http.ResponseWriter) {
 	setNoStore(h)
 	w.WriteHeader(http.StatusMethodNotAllowed)
 	_, _ = w.Write([]byte(`{"error":"invalid_request","error_description":"method not allowed; use POST"}`))
+}
+
+// sessionService is Config.Sessions, or one over the configured stores
+// (built per call: revocations are rare, and tests swap stores in s.cfg).
+func (s *Server) sessionService() (*sessions.Service, error) {
+	if s.cfg.Sessions != nil {
+		return s.cfg.Sessions, nil
+	}
+	return sessions.New(sessions.Config{
+		Users: s.cfg.Users, Refresh: s.cfg.Refresh, Revocations: s.cfg.Revocations, Feed: s.cfg.Feed,
+		AccessTokenTTL: s.cfg.AccessTokenTTL, Now: s.cfg.Now, Logger: s.cfg.Logger,
+	})
+}
+
+// withSessions runs fn with the session service.
+func (s *Server) withSessions(fn func(*sessions.Service) error) error {
+	ss, err := s.sessionService()
+	if err != nil {
+		return err
+	}
+	return fn(ss)
 }
 
 // effective returns d, or def when d is zero (per-client lifetimes).

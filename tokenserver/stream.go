@@ -104,12 +104,25 @@ func (s *Server) streamRevocations(r *http.Request, sw *sseWriter) error {
 				err = sw.event("revoke", *ev.Revocation)
 			}
 		case <-ping.C:
-			err = sw.event("ping", pingData{Time: s.now().UTC().Format(time.RFC3339)})
+			// A heartbeat vouches that nothing was missed. A feed that
+			// cannot (its upstream and the durable log both unreachable)
+			// sends none, so subscribers count staleness from the last
+			// one and fail closed rather than trust a dead feed.
+			if s.feedHealthy() {
+				err = sw.event("ping", pingData{Time: s.now().UTC().Format(time.RFC3339)})
+			}
 		}
 		if err != nil {
 			return err
 		}
 	}
+}
+
+// feedHealthy reports whether the feed delivers every revocation; a feed
+// that cannot tell (store.FeedHealth not implemented) is taken at its word.
+func (s *Server) feedHealthy() bool {
+	h, ok := s.cfg.Feed.(store.FeedHealth)
+	return !ok || h.Healthy()
 }
 
 // pingData is the data of a ping event.

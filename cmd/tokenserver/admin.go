@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/sessions"
 )
 
 // adminFlags are the settings every admin command shares.
@@ -23,7 +23,7 @@ type adminFlags struct {
 func (a *adminFlags) register(fs *flag.FlagSet) {
 	a.store.register(fs)
 	fs.DurationVar(&a.accessTTL, "access-token-ttl", 15*time.Minute,
-		"the server's access token lifetime: how long a user revocation must be remembered")
+		"the least time a revocation is remembered; the lifetimes recorded by running servers and clients' own lifetimes lengthen it")
 }
 
 // openAdmin opens the production backends for an admin command. Admin
@@ -107,30 +107,12 @@ func readSecretLine(r io.Reader, what string) (string, error) {
 	return line, nil
 }
 
-// revokeUserSessions revokes every refresh-token family of the user and
-// denies every access token issued to the user until now (a `sub`
-// not-before entry), durably first, then in the cache, then on the feed.
-func revokeUserSessions(ctx context.Context, b *backends, userID string, accessTTL time.Duration, now time.Time) (int, error) {
-	ids, err := b.refresh.RevokeUserFamilies(ctx, userID, now)
-	if err != nil {
-		return 0, fmt.Errorf("revoke refresh tokens: %w", err)
-	}
-	maxTTL, err := longestAccessTTL(ctx, b, accessTTL)
-	if err != nil {
-		return 0, err
-	}
-	r := store.Revocation{
-		Kind: store.RevokeSub, Value: userID, NotBefore: now,
-		ExpiresAt: now.Add(maxTTL), CreatedAt: now,
-	}
-	if err := b.revocations.Revoke(ctx, r); err != nil {
-		return 0, fmt.Errorf("revoke access tokens: %w", err)
-	}
-	if err := b.feed.Publish(ctx, r); err != nil {
-		// The durable record stands; servers reseed on reconnect.
-		slog.Default().Warn("revocation not published", "err", err)
-	}
-	return len(ids), nil
+// adminSessions returns the session service an admin command revokes
+// through: the same rules as the server's. Revocations last at least
+// --access-token-ttl and as long as any lifetime the database knows of
+// (each server records its own; clients' own lifetimes).
+func adminSessions(b *backends, a *adminFlags) (*sessions.Service, error) {
+	return b.sessions(a.accessTTL, time.Now, slog.New(slog.DiscardHandler))
 }
 
 // longestAccessTTL is the longest lifetime any access token can have: the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/keys"
+	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/store/fanout"
 	"github.com/tokenserver/tokenserver/store/memory"
@@ -86,11 +87,31 @@ type backends struct {
 	// reseed copies the durable revocations into the Redis cache; nil when
 	// there is no cache.
 	reseed func(context.Context) error
+	// log is the durable revocation log the relay follows; lifetimes the
+	// recorded access-token lifetimes (both PostgreSQL; nil embedded).
+	log       store.RevocationLog
+	lifetimes store.TokenLifetimes
+	// With Redis: the cache and the shared feed the relay keeps complete,
+	// the local feed of this process's revocation streams, and the tiered
+	// denylist to tell about cache writes the relay could not make.
+	cache  store.RevocationStore
+	shared store.RevocationFeed
+	local  *fanout.Feed
+	tiered *tiered.Revocations
 	// pg is set when running against PostgreSQL.
 	pg *postgres.Store
 	// memory is true for the embedded default.
 	memory  bool
 	closers []func()
+}
+
+// sessions returns the session service over these backends. accessTTL is
+// the lifetime this process knows of; stored lifetimes lengthen it.
+func (b *backends) sessions(accessTTL time.Duration, now func() time.Time, logger *slog.Logger) (*sessions.Service, error) {
+	return sessions.New(sessions.Config{
+		Users: b.users, Refresh: b.refresh, Revocations: b.revocations, Feed: b.feed,
+		Lifetimes: b.lifetimes, AccessTokenTTL: accessTTL, Now: now, Logger: logger,
+	})
 }
 
 func (b *backends) Close() {
@@ -111,7 +132,7 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 		m := memory.New(now)
 		return &backends{
 			users: m, clients: m, refresh: m, revocations: m, feed: m, throttle: m, keys: m,
-			memory: true,
+			lifetimes: m, memory: true,
 		}, nil
 	}
 	b := &backends{}
@@ -132,12 +153,17 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 	}
 	b.pg = pg
 	b.users, b.clients, b.refresh, b.keys = pg, pg, pg, pg
+	b.log, b.lifetimes = pg, pg
 	b.ready = append(b.ready, pg.Ping)
 
 	local := memory.New(now) // in-process fallbacks
 	if f.redisURL == "" {
-		logger.Warn("REDIS_URL is not set: revocations are checked in PostgreSQL and not pushed to other instances; login throttling is per process")
-		b.revocations, b.feed, b.throttle = pg, local, local
+		logger.Warn("REDIS_URL is not set: revocations are checked in PostgreSQL and reach other instances through it; login throttling is per process")
+		b.revocations, b.throttle = pg, local
+		// Revocation streams are fed from the durable log by the relay.
+		b.local = fanout.New(nil, logger)
+		b.closers = append(b.closers, b.local.Close)
+		b.feed = b.local
 		return b, nil
 	}
 	rd, err := redis.Open(ctx, redis.Config{URL: f.redisURL, Prefix: f.redisPrefix})
@@ -147,11 +173,11 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 	}
 	b.closers = append(b.closers, func() { _ = rd.Close() })
 	revs := tiered.NewRevocations(pg, rd, logger)
-	b.revocations = revs
+	b.revocations, b.tiered, b.cache, b.shared = revs, revs, rd, rd
 	// One Redis subscription per process, shared by every revocation stream.
 	feed := fanout.New(rd, logger)
 	b.closers = append(b.closers, feed.Close)
-	b.feed = feed
+	b.feed, b.local = feed, feed
 	b.throttle = tiered.NewThrottle(rd, local, logger)
 	b.ready = append(b.ready, rd.Ping)
 	b.reseed = func(ctx context.Context) error { return revs.Reseed(ctx, now()) }

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/keys"
-	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/tokenserver"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 )
@@ -231,6 +231,27 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 	}
 
+	sess, err := b.sessions(cfg.accessTTL, now, logger)
+	if err != nil {
+		return err
+	}
+	// The relay starts at the durable log's head before anything is
+	// served: later revocations, whoever writes them, reach this process's
+	// cache and streams through it.
+	var relay *sessions.Relay
+	if b.log != nil {
+		rc := sessions.RelayConfig{Log: b.log, Cache: b.cache, Shared: b.shared, Now: now, Logger: logger}
+		if b.local != nil {
+			rc.Local = b.local
+		}
+		if b.tiered != nil {
+			rc.CacheMissed = b.tiered.Missed
+		}
+		if relay, err = sessions.NewRelay(ctx, rc); err != nil {
+			return fmt.Errorf("DATABASE_URL: %w", err)
+		}
+	}
+
 	srv, err := tokenserver.New(tokenserver.Config{
 		Issuer:             cfg.issuer,
 		Audience:           cfg.audience,
@@ -252,6 +273,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		ClientCacheTTL: clientCacheTTL(cfg.clientCacheTTL),
 		Keys:           km,
 		Hasher:         hasher,
+		Sessions:       sess,
 		Now:            now,
 		Logger:         logger,
 		Ready:          append(b.ready, func(context.Context) error { return km.Ready() }),
@@ -295,8 +317,14 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if b.reseed != nil {
 		wg.Go(func() { reseedOnResync(runCtx, b, logger) })
 	}
+	if relay != nil {
+		wg.Go(func() { relay.Run(runCtx) })
+	}
+	if b.lifetimes != nil {
+		wg.Go(func() { sessions.RunLifetimeRecorder(runCtx, b.lifetimes, cfg.accessTTL, now, logger) })
+	}
 	if b.pg != nil {
-		wg.Go(func() { purgePeriodically(runCtx, b.pg, now, logger) })
+		wg.Go(func() { sessions.RunPurge(runCtx, b.pg, now, logger) })
 	}
 
 	serveErr := make(chan error, 1)
@@ -376,26 +404,6 @@ func reseedOnResync(ctx context.Context, b *backends, logger *slog.Logger) {
 				reseed()
 			}
 		}
-	}
-}
-
-// purgePeriodically deletes expired revocation entries and dead sessions
-// every hour, a day after they stopped mattering (the day keeps recent
-// history for investigations). Every instance runs it; the deletes are
-// idempotent.
-func purgePeriodically(ctx context.Context, p store.Purger, now func() time.Time, logger *slog.Logger) {
-	const every, grace = time.Hour, 24 * time.Hour
-	for {
-		sleepCtx(ctx, every)
-		if ctx.Err() != nil {
-			return
-		}
-		n, err := p.Purge(ctx, now().Add(-grace))
-		if err != nil {
-			logger.Warn("purge of expired records failed", "err", err, "deleted", n)
-			continue
-		}
-		logger.Debug("purged expired records", "deleted", n)
 	}
 }
 

@@ -130,12 +130,12 @@ func userSetPassword(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	if err := b.users.SetPassword(ctx, u.ID, hash, now); err != nil {
-		return fmt.Errorf("set password: %w", err)
+	sess, err := adminSessions(b, a)
+	if err != nil {
+		return err
 	}
 	// A new password ends every session of the old one.
-	n, err := revokeUserSessions(ctx, b, u.ID, a.accessTTL, now)
+	n, err := sess.SetPassword(ctx, u.ID, hash)
 	if err != nil {
 		return err
 	}
@@ -151,17 +151,17 @@ func userSetDisabled(ctx context.Context, e env, args []string, disabled bool) e
 	}
 	defer b.Close()
 	username := u.Username
-	now := time.Now()
-	if err := b.users.SetDisabled(ctx, u.ID, disabled, now); err != nil {
+	sess, err := adminSessions(b, a)
+	if err != nil {
+		return err
+	}
+	n, err := sess.SetDisabled(ctx, u.ID, disabled)
+	if err != nil {
 		return fmt.Errorf("%s user: %w", name, err)
 	}
 	if !disabled {
 		fmt.Fprintf(e.stdout, "user %s enabled\n", username)
 		return nil
-	}
-	n, err := revokeUserSessions(ctx, b, u.ID, a.accessTTL, now)
-	if err != nil {
-		return err
 	}
 	fmt.Fprintf(e.stdout, "user %s disabled; %d session(s) revoked\n", username, n)
 	return nil
@@ -174,14 +174,12 @@ func userDelete(ctx context.Context, e env, args []string) error {
 	}
 	defer b.Close()
 	username := u.Username
-	now := time.Now()
-	// Revoke first: deleting removes the families, and access tokens already
-	// issued must stop working too.
-	if _, err := revokeUserSessions(ctx, b, u.ID, a.accessTTL, now); err != nil {
+	sess, err := adminSessions(b, a)
+	if err != nil {
 		return err
 	}
-	if err := b.users.DeleteUser(ctx, u.ID); err != nil {
-		return fmt.Errorf("delete user: %w", err)
+	if err := sess.DeleteUser(ctx, u.ID); err != nil {
+		return err
 	}
 	fmt.Fprintf(e.stdout, "user %s deleted\n", username)
 	return nil
@@ -194,7 +192,11 @@ func userRevokeSessions(ctx context.Context, e env, args []string) error {
 	}
 	defer b.Close()
 	username := u.Username
-	n, err := revokeUserSessions(ctx, b, u.ID, a.accessTTL, time.Now())
+	sess, err := adminSessions(b, a)
+	if err != nil {
+		return err
+	}
+	n, err := sess.EndUserSessions(ctx, u.ID)
 	if err != nil {
 		return err
 	}

@@ -30,8 +30,13 @@ type Feed struct {
 	subs map[*subscriber]struct{}
 	// synced: the upstream subscription is established, so a new
 	// subscriber can be told to resync at once.
-	synced  bool
-	started bool
+	synced bool
+	// vouchedUntil: a local source (the relay following the durable log)
+	// has delivered every committed revocation and vouches for the feed
+	// until then, upstream or not. See Vouch.
+	vouchedUntil time.Time
+	now          func() time.Time
+	started      bool
 	ctx     context.Context
 	cancel  context.CancelFunc
 	done    chan struct{}
@@ -43,17 +48,62 @@ type subscriber struct {
 	ch chan store.FeedEvent
 }
 
-// New returns a Feed sharing one subscription to up. logger may be nil.
+// New returns a Feed sharing one subscription to up. up may be nil: the
+// feed is then local only, fed by Deliver and kept healthy by Vouch.
+// logger may be nil.
 func New(up store.RevocationFeed, logger *slog.Logger) *Feed {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Feed{up: up, logger: logger, subs: map[*subscriber]struct{}{}, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	return &Feed{up: up, logger: logger, subs: map[*subscriber]struct{}{}, ctx: ctx, cancel: cancel,
+		done: make(chan struct{}), now: time.Now}
 }
 
-// Publish publishes upstream.
+var _ store.FeedHealth = (*Feed)(nil)
+
+// Healthy reports whether the feed currently delivers every revocation:
+// the upstream subscription is established, or a local source vouches for
+// it (Vouch). The revocation stream sends heartbeats only while it is.
+func (f *Feed) Healthy() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.healthyLocked()
+}
+
+func (f *Feed) healthyLocked() bool {
+	return f.synced || f.now().Before(f.vouchedUntil)
+}
+
+// Deliver hands r, read from another source than the upstream (the
+// durable log), to every current subscriber, exactly as an upstream event.
+// Subscribers merge revocations, so one that arrives twice costs nothing.
+func (f *Feed) Deliver(r store.Revocation) {
+	f.broadcast(store.FeedEvent{Revocation: &r})
+}
+
+// Vouch records that a local source has delivered every revocation
+// committed so far and will keep doing so until `until`: the feed is
+// healthy until then even without its upstream. If the feed was not
+// healthy, every subscriber is told to resync first, since events may have
+// been missed while nobody vouched.
+func (f *Feed) Vouch(until time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	wasHealthy := f.healthyLocked()
+	f.vouchedUntil = until
+	if !wasHealthy {
+		f.broadcastLocked(store.FeedEvent{Resync: true})
+	}
+}
+
+// Publish publishes upstream; without an upstream it delivers to the
+// local subscribers.
 func (f *Feed) Publish(ctx context.Context, r store.Revocation) error {
+	if f.up == nil {
+		f.Deliver(r)
+		return nil
+	}
 	return f.up.Publish(ctx, r)
 }
 
@@ -70,10 +120,10 @@ func (f *Feed) Subscribe(ctx context.Context) (<-chan store.FeedEvent, error) {
 		return nil, store.ErrUnavailable
 	}
 	f.subs[s] = struct{}{}
-	if f.synced {
+	if f.healthyLocked() {
 		s.ch <- store.FeedEvent{Resync: true}
 	}
-	if !f.started {
+	if !f.started && f.up != nil {
 		f.started = true
 		go f.run()
 	}
@@ -97,9 +147,10 @@ func (f *Feed) remove(s *subscriber) {
 func (f *Feed) broadcast(ev store.FeedEvent) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if ev.Resync {
-		f.synced = true
-	}
+	f.broadcastLocked(ev)
+}
+
+func (f *Feed) broadcastLocked(ev store.FeedEvent) {
 	for s := range f.subs {
 		select {
 		case s.ch <- ev:
@@ -126,6 +177,11 @@ func (f *Feed) run() {
 		}
 		backoff = 100 * time.Millisecond
 		for ev := range events {
+			if ev.Resync {
+				f.mu.Lock()
+				f.synced = true
+				f.mu.Unlock()
+			}
 			f.broadcast(ev)
 		}
 		// The upstream ended: until it is back, new subscribers wait for

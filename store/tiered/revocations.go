@@ -134,3 +134,12 @@ func (t *Revocations) reseed(ctx context.Context, now time.Time) error {
 	t.logger.InfoContext(ctx, "revocation cache reseeded", slog.Int("entries", len(rs)))
 	return nil
 }
+
+// Missed records that the cache failed to take a change written elsewhere
+// (the relay's copy of the durable log): until the next successful Reseed,
+// IsRevoked answers from the durable store.
+func (t *Revocations) Missed() {
+	if t.missed.Add(1) == 1 {
+		t.logger.Warn("revocation cache missed a change; answering from the durable record until the cache is reseeded")
+	}
+}

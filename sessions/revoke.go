@@ -1,0 +1,100 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tokenserver/tokenserver/store"
+)
+
+// RevokeAccessToken denies one access token by its jti until it expires at
+// exp (RFC 7009 §2).
+func (s *Service) RevokeAccessToken(ctx context.Context, jti string, exp time.Time) error {
+	if jti == "" {
+		return errors.New("sessions: revoke access token: empty jti")
+	}
+	now := s.now()
+	return s.record(ctx, store.Revocation{Kind: store.RevokeJTI, Value: jti, ExpiresAt: exp.UTC(), CreatedAt: now})
+}
+
+// RevokeSession revokes a refresh-token family and denies every access token
+// issued from it (a `sid` entry lasting at least atLeast and every known
+// access-token lifetime). Both writes are idempotent, so revoking an already
+// revoked family again completes an earlier attempt that failed half-way. An
+// unknown family still gets its `sid` entry: its access tokens may outlive a
+// purged family.
+func (s *Service) RevokeSession(ctx context.Context, familyID string, atLeast time.Duration) error {
+	if familyID == "" {
+		return errors.New("sessions: revoke session: empty family id")
+	}
+	now := s.now()
+	if err := s.cfg.Refresh.RevokeFamily(ctx, familyID, now); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("sessions: revoke session: %w", err)
+	}
+	ttl, err := s.LongestAccessTTL(ctx, atLeast)
+	if err != nil {
+		return err
+	}
+	return s.record(ctx, store.Revocation{Kind: store.RevokeSID, Value: familyID, ExpiresAt: now.Add(ttl), CreatedAt: now})
+}
+
+// EndUserSessions logs the user out everywhere: it moves the user's
+// credential epoch and revokes every refresh-token family in one store step
+// (so a login in flight cannot leave a session behind), then denies every
+// access token issued to the user until now (a `sub` entry). It returns how
+// many live sessions were revoked. An unknown user is no error.
+func (s *Service) EndUserSessions(ctx context.Context, userID string) (int, error) {
+	now := s.now()
+	ids, err := s.cfg.Refresh.RevokeUserFamilies(ctx, userID, now)
+	if err != nil {
+		return 0, fmt.Errorf("sessions: end user sessions: %w", err)
+	}
+	ttl, err := s.LongestAccessTTL(ctx, 0)
+	if err != nil {
+		return 0, err
+	}
+	rev := store.Revocation{Kind: store.RevokeSub, Value: userID, NotBefore: now, ExpiresAt: now.Add(ttl), CreatedAt: now}
+	if err := s.record(ctx, rev); err != nil {
+		return 0, err
+	}
+	return len(ids), nil
+}
+
+// SetPassword stores a new password hash and ends every session of the old
+// password. The store moves the credential epoch with the hash, so even if
+// the revocations below fail, no session of the old password can refresh.
+func (s *Service) SetPassword(ctx context.Context, userID, hash string) (int, error) {
+	if err := s.cfg.Users.SetPassword(ctx, userID, hash, s.now()); err != nil {
+		return 0, fmt.Errorf("sessions: set password: %w", err)
+	}
+	return s.EndUserSessions(ctx, userID)
+}
+
+// SetDisabled disables or enables the user. Disabling ends every session;
+// both move the credential epoch, so a login that read the user before a
+// disable cannot leave a session behind after a quick enable. It returns
+// how many sessions were revoked (zero when enabling).
+func (s *Service) SetDisabled(ctx context.Context, userID string, disabled bool) (int, error) {
+	if err := s.cfg.Users.SetDisabled(ctx, userID, disabled, s.now()); err != nil {
+		return 0, fmt.Errorf("sessions: set disabled: %w", err)
+	}
+	if !disabled {
+		return 0, nil
+	}
+	return s.EndUserSessions(ctx, userID)
+}
+
+// DeleteUser ends every session of the user, then deletes the user (and, in
+// the store, the user's families). Access tokens already issued are denied
+// by the `sub` entry, which outlives them.
+func (s *Service) DeleteUser(ctx context.Context, userID string) error {
+	if _, err := s.EndUserSessions(ctx, userID); err != nil {
+		return err
+	}
+	if err := s.cfg.Users.DeleteUser(ctx, userID); err != nil {
+		return fmt.Errorf("sessions: delete user: %w", err)
+	}
+	return nil
+}
