@@ -217,4 +217,6 @@ func TestNewValidates(t *testing.T) {
 
 type failingRevocations struct{ store.RevocationStore }
 
-func (failingRevocations) Revoke(context.Context, store.Revocation) error { return store.ErrUnavailable }
+func (failingRevocations) Revoke(context.Context, store.Revocation) error {
+	return store.ErrUnavailable
+}

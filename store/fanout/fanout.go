@@ -37,9 +37,9 @@ type Feed struct {
 	vouchedUntil time.Time
 	now          func() time.Time
 	started      bool
-	ctx     context.Context
-	cancel  context.CancelFunc
-	done    chan struct{}
+	ctx          context.Context
+	cancel       context.CancelFunc
+	done         chan struct{}
 }
 
 var _ store.RevocationFeed = (*Feed)(nil)
