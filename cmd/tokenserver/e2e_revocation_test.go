@@ -145,7 +145,12 @@ type revocationSetup struct {
 
 func newRevocationSetup(t *testing.T) *revocationSetup {
 	t.Helper()
-	env := productionEnv(t)
+	return newRevocationSetupEnv(t, productionEnv(t))
+}
+
+// newRevocationSetupEnv is newRevocationSetup in a given environment.
+func newRevocationSetupEnv(t *testing.T, env map[string]string) *revocationSetup {
+	t.Helper()
 	mustRunCLI(t, env, "", "migrate")
 	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read,write", "app")
 	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
