@@ -392,4 +392,3 @@ func TestActiveFromDurable(t *testing.T) {
 		t.Errorf("Active = %v, want only the durable entry", active)
 	}
 }
-
