@@ -365,21 +365,51 @@ type TokenLifetimes interface {
 
 // ---------------------------------------------------------------- login throttling
 
-// ThrottleKey is one counter of failed logins: at most Limit failures per
-// Window.
+// ThrottleKey is one counter of login attempts: at most Limit attempts per
+// Window, the window opening at the key's first reservation (a fixed window,
+// not a sliding one). A key with Limit <= 0 or Window <= 0 is invalid; an
+// implementation either ignores it or refuses the whole call with an error.
 type ThrottleKey struct {
 	Key    string
 	Limit  int
 	Window time.Duration
 }
 
-// LoginThrottle counts failed password logins.
+// LoginThrottle bounds password guessing (RFC 6749 §4.3.2). The caller
+// reserves an attempt on every key before checking a password, keeps the
+// reservation when the password is wrong (it becomes the failure's count) and
+// gives it back otherwise. Check and count are one step, so concurrent
+// attempts cannot all pass a check before any failure is counted: at most
+// Limit attempts per key per window are ever let through, in flight or failed.
+//
+// A success only gives back its own reservation; it does not reset the
+// counters, so failures before it still count until their window ends.
 type LoginThrottle interface {
-	// Check returns how long the caller must wait before trying again (the
-	// longest over keys); zero means go ahead. It records nothing.
-	Check(ctx context.Context, keys []ThrottleKey) (time.Duration, error)
-	// Fail records one failure against each key.
-	Fail(ctx context.Context, keys []ThrottleKey) error
+	// Reserve atomically reserves one attempt on every key, or none: when any
+	// key already holds Limit reservations in its current window, it records
+	// nothing and returns how long until that key's window ends (the longest
+	// over such keys; always positive). A zero wait means the attempt is
+	// reserved on every key. No keys reserves nothing and returns zero.
+	//
+	// Concurrent calls are linearizable: N parallel calls on keys with limit
+	// L succeed exactly min(N, L) times (less any already counted), and a
+	// refused call never shows up in any key's count.
+	//
+	// Errors: invalid keys; store.ErrUnavailable when the backend cannot be
+	// reached; a context error. On error nothing is known to be reserved, and
+	// the caller must refuse the login (fail closed), since it cannot bound
+	// guessing.
+	Reserve(ctx context.Context, keys []ThrottleKey) (time.Duration, error)
+	// Release gives back one reservation on every key, for an attempt that
+	// turned out not to be a failure (the password was right, or it was never
+	// checked). It never takes a count below zero, and a key whose count
+	// reaches zero is forgotten, so the next reservation opens a new window.
+	// Releasing after the reservation's window ended may give back one count
+	// of the next window; logins take far less than a window.
+	//
+	// Errors: as Reserve. On error the reservation may stay until its window
+	// ends, which errs towards refusing.
+	Release(ctx context.Context, keys []ThrottleKey) error
 }
 
 // ---------------------------------------------------------------- signing keys

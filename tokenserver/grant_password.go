@@ -32,13 +32,14 @@ func (s *Server) passwordGrant(ctx context.Context, req grantRequest) (tokenResp
 	}
 
 	// §4.3.2: the server MUST protect the endpoint against brute force.
-	// The throttle is checked before any hashing so that a blocked caller
-	// costs no CPU.
+	// An attempt is reserved before any hashing, so that a blocked caller
+	// costs no CPU, and in the same atomic step as the check, so that
+	// concurrent guesses cannot all pass before any is counted.
 	throttleKeys := s.loginThrottleKeys(username, req)
-	wait, err := s.cfg.Throttle.Check(ctx, throttleKeys)
+	wait, err := s.cfg.Throttle.Reserve(ctx, throttleKeys)
 	if err != nil {
 		// Fail closed: without the counter we cannot bound guessing.
-		return tokenResponse{}, storeErr("throttle check", err)
+		return tokenResponse{}, storeErr("throttle reserve", err)
 	}
 	if wait > 0 {
 		return tokenResponse{}, &Error{Code: CodeTemporarilyUnavailable,
@@ -46,16 +47,17 @@ func (s *Server) passwordGrant(ctx context.Context, req grantRequest) (tokenResp
 	}
 
 	user, err := s.checkPassword(ctx, username, pw)
+	if errors.Is(err, &Error{Code: CodeInvalidGrant}) {
+		// The reservation stays: it is this failure's count, kept even if
+		// the caller hangs up (a guess whose answer was never read still
+		// counts).
+		return tokenResponse{}, err
+	}
+	// Anything else did not fail a guess: the password was right, or it was
+	// never checked (hasher busy, store down, caller gone). The reservation
+	// is given back so it neither counts as a failure nor leaks.
+	s.releaseLoginAttempt(ctx, throttleKeys)
 	if err != nil {
-		if errors.Is(err, &Error{Code: CodeInvalidGrant}) {
-			// Recorded even if the caller hangs up: a guess whose answer was
-			// never read still counts.
-			fctx, cancel := detached(ctx)
-			defer cancel()
-			if ferr := s.cfg.Throttle.Fail(fctx, throttleKeys); ferr != nil {
-				s.logger.WarnContext(ctx, "tokenserver: recording failed login", "error", ferr)
-			}
-		}
 		return tokenResponse{}, err
 	}
 
@@ -65,6 +67,17 @@ func (s *Server) passwordGrant(ctx context.Context, req grantRequest) (tokenResp
 		scope = req.client.Scopes
 	}
 	return s.issueLoginTokens(ctx, req, user, scope)
+}
+
+// releaseLoginAttempt gives back a throttle reservation, even if the caller
+// has hung up. A failure is logged and leaves the reservation until its
+// window ends, which errs towards refusing.
+func (s *Server) releaseLoginAttempt(ctx context.Context, keys []store.ThrottleKey) {
+	rctx, cancel := detached(ctx)
+	defer cancel()
+	if err := s.cfg.Throttle.Release(rctx, keys); err != nil {
+		s.logger.WarnContext(ctx, "tokenserver: releasing login throttle reservation", "error", err)
+	}
 }
 
 // checkPassword verifies the credentials and returns the user. Unknown,

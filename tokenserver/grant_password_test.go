@@ -100,21 +100,18 @@ func TestPasswordGrantBadCredentialsLookAlike(t *testing.T) {
 	}
 }
 
-// failuresUntilThrottled counts how many more failures the per-user key
-// allows, by recording failures directly in the throttle.
+// failuresUntilThrottled counts how many more attempts the per-user key
+// allows, by reserving them directly in the throttle.
 func (h *harness) failuresUntilThrottled(t *testing.T, username string) int {
 	t.Helper()
 	keys := h.srv.loginThrottleKeys(username, grantRequest{clientIP: parseHostAddr("192.0.2.1:1234")})[:1]
 	for n := 0; n < 100; n++ {
-		wait, err := h.mem.Check(context.Background(), keys)
+		wait, err := h.mem.Reserve(context.Background(), keys)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if wait > 0 {
 			return n
-		}
-		if err := h.mem.Fail(context.Background(), keys); err != nil {
-			t.Fatal(err)
 		}
 	}
 	return -1
@@ -256,7 +253,7 @@ func TestPasswordGrantUnavailable(t *testing.T) {
 			}}
 		}, wantStatus: 503, wantCode: CodeTemporarilyUnavailable},
 		{name: "throttle unavailable", opt: func(h *harness, c *Config) {
-			c.Throttle = stubThrottle{LoginThrottle: h.mem, check: func(context.Context, []store.ThrottleKey) (time.Duration, error) {
+			c.Throttle = stubThrottle{LoginThrottle: h.mem, reserve: func(context.Context, []store.ThrottleKey) (time.Duration, error) {
 				return 0, unavailable
 			}}
 		}, wantStatus: 503, wantCode: CodeTemporarilyUnavailable},

@@ -129,14 +129,22 @@ func (s stubFeed) Subscribe(ctx context.Context) (<-chan store.FeedEvent, error)
 
 type stubThrottle struct {
 	store.LoginThrottle
-	check func(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error)
+	reserve func(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error)
+	release func(ctx context.Context, keys []store.ThrottleKey) error
 }
 
-func (s stubThrottle) Check(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error) {
-	if s.check != nil {
-		return s.check(ctx, keys)
+func (s stubThrottle) Reserve(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error) {
+	if s.reserve != nil {
+		return s.reserve(ctx, keys)
 	}
-	return s.LoginThrottle.Check(ctx, keys)
+	return s.LoginThrottle.Reserve(ctx, keys)
+}
+
+func (s stubThrottle) Release(ctx context.Context, keys []store.ThrottleKey) error {
+	if s.release != nil {
+		return s.release(ctx, keys)
+	}
+	return s.LoginThrottle.Release(ctx, keys)
 }
 
 // countingHasher wraps the real hasher, counts hash computations and can

@@ -19,8 +19,9 @@ const (
 	maxThrottleKeys = 1 << 18
 )
 
-// throttleEntry is one fixed window of failures: count failures since the
-// window opened, forgotten at resetAt.
+// throttleEntry is one fixed window of attempts: count reservations (kept
+// failures and attempts in flight) since the window opened, forgotten at
+// resetAt.
 type throttleEntry struct {
 	count   int
 	limit   int
@@ -31,15 +32,17 @@ type throttleEntry struct {
 // limit and window throttles nothing.
 func enabled(k store.ThrottleKey) bool { return k.Limit > 0 && k.Window > 0 }
 
-// Check implements store.LoginThrottle with fixed windows on the store's
-// clock: a key that has reached its limit blocks until its window ends.
-func (s *Store) Check(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error) {
-	if err := live(ctx, "throttle check"); err != nil {
+// Reserve implements store.LoginThrottle with fixed windows on the store's
+// clock: the first reservation opens a window of k.Window, and a key that
+// holds k.Limit reservations refuses until its window ends. Checking and
+// counting happen under one lock, so concurrent calls cannot overshoot.
+func (s *Store) Reserve(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error) {
+	if err := live(ctx, "throttle reserve"); err != nil {
 		return 0, err
 	}
 	now := s.now()
-	s.mu.RLock()
-	defer s.mu.RUnlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	var wait time.Duration
 	for _, k := range keys {
 		if !enabled(k) {
@@ -51,18 +54,9 @@ func (s *Store) Check(ctx context.Context, keys []store.ThrottleKey) (time.Durat
 		}
 		wait = max(wait, e.resetAt.Sub(now))
 	}
-	return wait, nil
-}
-
-// Fail implements store.LoginThrottle. The first failure opens a window of
-// k.Window; later failures count into it until it ends.
-func (s *Store) Fail(ctx context.Context, keys []store.ThrottleKey) error {
-	if err := live(ctx, "throttle fail"); err != nil {
-		return err
+	if wait > 0 {
+		return wait, nil
 	}
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	for _, k := range keys {
 		if !enabled(k) {
 			continue
@@ -76,6 +70,33 @@ func (s *Store) Fail(ctx context.Context, keys []store.ThrottleKey) error {
 		s.throttle[k.Key] = e
 	}
 	s.boundThrottleLocked(now)
+	return 0, nil
+}
+
+// Release implements store.LoginThrottle: one reservation fewer on every
+// key with a live window; a window left empty is dropped, so the next
+// reservation opens a new one.
+func (s *Store) Release(ctx context.Context, keys []store.ThrottleKey) error {
+	if err := live(ctx, "throttle release"); err != nil {
+		return err
+	}
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		if !enabled(k) {
+			continue
+		}
+		e, ok := s.throttle[k.Key]
+		switch {
+		case !ok:
+		case expired(e.resetAt, now) || e.count <= 1:
+			delete(s.throttle, k.Key)
+		default:
+			e.count--
+			s.throttle[k.Key] = e
+		}
+	}
 	return nil
 }
 

@@ -10,7 +10,7 @@
 // Key layout under Config.Prefix (default "tokenserver:"):
 //
 //	<prefix>rev:<kind>:<value>   JSON store.Revocation, PEXPIREAT its ExpiresAt
-//	<prefix>throttle:<key>       failure count of the current window, PEXPIRE'd at its end
+//	<prefix>{throttle}:<key>     attempts counted in the current window, PEXPIRE'd at its end
 //	<prefix>revocations          pub/sub channel, message = JSON store.Revocation
 package redis
 

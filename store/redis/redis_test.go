@@ -318,8 +318,8 @@ func TestUnavailable(t *testing.T) {
 		{"Active", func(ctx context.Context, s *Store) error { _, err := s.Active(ctx, time.Now()); return err }},
 		{"Publish", func(ctx context.Context, s *Store) error { return s.Publish(ctx, r) }},
 		{"Subscribe", func(ctx context.Context, s *Store) error { _, err := s.Subscribe(ctx); return err }},
-		{"Check", func(ctx context.Context, s *Store) error { _, err := s.Check(ctx, keys); return err }},
-		{"Fail", func(ctx context.Context, s *Store) error { return s.Fail(ctx, keys) }},
+		{"Reserve", func(ctx context.Context, s *Store) error { _, err := s.Reserve(ctx, keys); return err }},
+		{"Release", func(ctx context.Context, s *Store) error { return s.Release(ctx, keys) }},
 	}
 	for _, server := range []struct {
 		name string

@@ -2,8 +2,8 @@ package redis
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -11,104 +11,110 @@ import (
 	"github.com/tokenserver/tokenserver/store"
 )
 
-// The login throttle is a fixed window per key: the first failure creates
-// <prefix>throttle:<key> with a TTL of Window and every failure INCRs it, so
-// Redis's own clock ends the window for all instances. Once the count
-// reaches Limit, Check answers with the key's remaining TTL.
+// The login throttle is a fixed window per key: the first reservation
+// creates <prefix>{throttle}:<key> with a TTL of Window and every reservation
+// INCRs it, so Redis's own clock ends the window for all instances. Once the
+// count reaches Limit, Reserve refuses with the key's remaining TTL.
 //
-// Why not go-redis/redis_rate (GCRA): its only operation both tests and
-// records, while LoginThrottle separates Check (must record nothing) from
-// Fail; a zero-cost AllowN does not say whether one more failure would be
-// refused; and GCRA lets a new failure through every Window/Limit after the
-// burst, a much shorter lockout than "Limit failures per Window".
+// A call's keys are checked and counted by one Lua script, which Redis runs
+// atomically: concurrent logins cannot all pass a check before any of them
+// is counted. A script may only touch keys of one cluster slot, so every
+// counter carries the hash tag {throttle} and lives in one slot. That puts
+// all counters on one primary of a Redis Cluster; one script call per login
+// is far below what one node serves, and reserving key by key across slots
+// could not be atomic.
+//
+// Why not go-redis/redis_rate (GCRA): it cannot reserve on several keys at
+// once (all or nothing), and GCRA lets a new attempt through every
+// Window/Limit after the burst, a much shorter lockout than "Limit failures
+// per Window".
 
-// failScript counts one failure atomically: INCR, and PEXPIRE when the
-// increment opened the window (or the key somehow has no TTL, which would
-// otherwise lock the key forever). One key per call, so it works in a
-// cluster; Fail pipelines one call per key.
-const failScript = `local n = redis.call('INCR', KEYS[1])
-if n == 1 or redis.call('PTTL', KEYS[1]) < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+// reserveScript reserves one attempt on every key or on none. ARGV holds
+// Limit and Window (ms) per key, in KEYS order. It returns 0 when reserved,
+// otherwise the longest remaining window (ms, at least 1) among keys at
+// their limit. A key at its limit without a TTL (which would lock it
+// forever; not created by these scripts) gets a full window.
+var reserveScript = goredis.NewScript(`local wait = 0
+for i, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n >= tonumber(ARGV[2*i-1]) then
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      ttl = tonumber(ARGV[2*i])
+      redis.call('PEXPIRE', key, ttl)
+    end
+    wait = math.max(wait, ttl, 1)
+  end
 end
-return n`
+if wait > 0 then
+  return wait
+end
+for i, key in ipairs(KEYS) do
+  if redis.call('INCR', key) == 1 or redis.call('PTTL', key) < 0 then
+    redis.call('PEXPIRE', key, ARGV[2*i])
+  end
+end
+return 0`)
+
+// releaseScript gives back one reservation on every key: DECR keeps the
+// window's TTL; the last one deletes the key, so the next reservation opens
+// a new window. A missing key stays missing (never below zero).
+var releaseScript = goredis.NewScript(`for _, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n > 1 then
+    redis.call('DECR', key)
+  elseif n == 1 then
+    redis.call('DEL', key)
+  end
+end
+return 0`)
 
 func (s *Store) throttleKey(key string) string {
-	return s.prefix + "throttle:" + key
+	return s.prefix + "{throttle}:" + key
 }
 
-// validThrottleKeys rejects keys that would throttle nothing or everything.
-func validThrottleKeys(keys []store.ThrottleKey) error {
-	for _, k := range keys {
+// throttleArgs validates keys and returns their Redis names and the
+// scripts' ARGV (Limit, Window in ms, per key). Keys that would throttle
+// nothing or everything are rejected.
+func (s *Store) throttleArgs(keys []store.ThrottleKey) ([]string, []any, error) {
+	names := make([]string, len(keys))
+	args := make([]any, 0, 2*len(keys))
+	for i, k := range keys {
 		if k.Limit <= 0 || k.Window < time.Millisecond {
-			return fmt.Errorf("throttle key %q: Limit must be positive and Window at least 1ms", k.Key)
+			return nil, nil, fmt.Errorf("throttle key %q: Limit must be positive and Window at least 1ms", k.Key)
 		}
+		names[i] = s.throttleKey(k.Key)
+		args = append(args, strconv.Itoa(k.Limit), strconv.FormatInt(k.Window.Milliseconds(), 10))
 	}
-	return nil
+	return names, args, nil
 }
 
-// Check reads every key's count and TTL in one pipelined round trip and
-// returns the longest remaining window among keys at or over their limit;
-// zero means go ahead. It writes nothing. Errors: invalid keys;
-// store.ErrUnavailable.
-func (s *Store) Check(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error) {
-	if err := validThrottleKeys(keys); err != nil {
-		return 0, fmt.Errorf("redis: throttle check: %w", err)
+// Reserve implements store.LoginThrottle in one round trip (reserveScript).
+// Errors: invalid keys; store.ErrUnavailable.
+func (s *Store) Reserve(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error) {
+	names, args, err := s.throttleArgs(keys)
+	if err != nil {
+		return 0, fmt.Errorf("redis: throttle reserve: %w", err)
 	}
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	counts := make([]*goredis.StringCmd, len(keys))
-	ttls := make([]*goredis.DurationCmd, len(keys))
-	_, _ = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for i, k := range keys {
-			name := s.throttleKey(k.Key)
-			counts[i] = p.Get(ctx, name)
-			ttls[i] = p.PTTL(ctx, name)
-		}
-		return nil
-	})
-	var wait time.Duration
-	for i, k := range keys {
-		n, err := counts[i].Int()
-		if errors.Is(err, goredis.Nil) {
-			continue
-		}
-		if err != nil {
-			return 0, wrap("throttle check", err)
-		}
-		if n < k.Limit {
-			continue
-		}
-		ttl, err := ttls[i].Result()
-		if err != nil {
-			return 0, wrap("throttle check", err)
-		}
-		switch {
-		case ttl == -2: // expired between GET and PTTL
-			continue
-		case ttl < 0: // no TTL (cannot happen through Fail): assume a full window
-			ttl = k.Window
-		}
-		wait = max(wait, ttl)
+	ms, err := reserveScript.Run(ctx, s.client, names, args...).Int64()
+	if err != nil {
+		return 0, wrap("throttle reserve", err)
 	}
-	return wait, nil
+	return time.Duration(ms) * time.Millisecond, nil
 }
 
-// Fail counts one failure against every key, each atomically (failScript),
-// all in one pipelined round trip. Errors: invalid keys;
-// store.ErrUnavailable.
-func (s *Store) Fail(ctx context.Context, keys []store.ThrottleKey) error {
-	if err := validThrottleKeys(keys); err != nil {
-		return fmt.Errorf("redis: throttle fail: %w", err)
+// Release implements store.LoginThrottle in one round trip (releaseScript).
+// Errors: invalid keys; store.ErrUnavailable.
+func (s *Store) Release(ctx context.Context, keys []store.ThrottleKey) error {
+	names, _, err := s.throttleArgs(keys)
+	if err != nil {
+		return fmt.Errorf("redis: throttle release: %w", err)
 	}
 	if len(keys) == 0 {
 		return nil
 	}
-	_, err := s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
-		for _, k := range keys {
-			p.Eval(ctx, failScript, []string{s.throttleKey(k.Key)}, k.Window.Milliseconds())
-		}
-		return nil
-	})
-	return wrap("throttle fail", err)
+	return wrap("throttle release", releaseScript.Run(ctx, s.client, names).Err())
 }

@@ -30,19 +30,34 @@ func NewThrottle(primary, fallback store.LoginThrottle, logger *slog.Logger) *Th
 	return &Throttle{primary: primary, fallback: fallback, logger: logger}
 }
 
-// Check returns the longer wait of the primary and the fallback, so failures
-// counted locally during an outage still count after the primary is back.
-// When the primary errs the fallback alone answers; when both err, the error
-// (never "go ahead").
-func (t *Throttle) Check(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error) {
-	wait, err := t.primary.Check(ctx, keys)
-	local, localErr := t.fallback.Check(ctx, keys)
+// Reserve reserves in the primary, and in the fallback instead while the
+// primary errs. The fallback is asked first, so attempts it counted during
+// an outage still refuse after the primary is back (without a round trip);
+// while the primary answers, the fallback's reservation is only that probe
+// and is given back at once. Both steps are atomic in their own store, so
+// neither can be overshot by concurrent calls; the probe may briefly refuse
+// a concurrent caller, which errs towards refusing. When both err, the
+// error (never "go ahead").
+func (t *Throttle) Reserve(ctx context.Context, keys []store.ThrottleKey) (time.Duration, error) {
+	local, localErr := t.fallback.Reserve(ctx, keys)
+	if localErr == nil && local > 0 {
+		return local, nil
+	}
+	wait, err := t.primary.Reserve(ctx, keys)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The caller gave up: that says nothing about the primary, and
+			// the attempt will not be made.
+			if localErr == nil {
+				t.releaseProbe(ctx, keys)
+			}
+			return 0, fmt.Errorf("tiered: throttle reserve: %w", err)
+		}
 		t.degrade(ctx, err)
 		if localErr != nil {
-			return 0, fmt.Errorf("tiered: throttle check: %w (primary: %w)", localErr, err)
+			return 0, fmt.Errorf("tiered: throttle reserve: %w (primary: %w)", localErr, err)
 		}
-		return local, nil
+		return 0, nil // the fallback's reservation counts this attempt
 	}
 	t.recovered(ctx)
 	if localErr != nil {
@@ -50,20 +65,37 @@ func (t *Throttle) Check(ctx context.Context, keys []store.ThrottleKey) (time.Du
 		t.logger.WarnContext(ctx, "fallback login throttle failed", slog.Any("error", localErr))
 		return wait, nil
 	}
-	return max(wait, local), nil
+	t.releaseProbe(ctx, keys)
+	return wait, nil
 }
 
-// Fail counts in the primary, or in the fallback when the primary errs. It
+// releaseProbe gives back the fallback's reservation when the primary holds
+// (or refused) the attempt. A failure leaves one extra local count until its
+// window ends; the fallback is in-process, so it only fails on a dead context.
+func (t *Throttle) releaseProbe(ctx context.Context, keys []store.ThrottleKey) {
+	if err := t.fallback.Release(context.WithoutCancel(ctx), keys); err != nil {
+		t.logger.WarnContext(ctx, "fallback login throttle failed", slog.Any("error", err))
+	}
+}
+
+// Release gives back in the primary, or in the fallback when the primary
+// errs. It cannot know where Reserve put the reservation: it assumes the
+// primary's state has not changed since, so a release racing the start or
+// end of an outage gives back one count in the wrong store (at worst one
+// extra attempt, or one success counted as a failure, in that window). It
 // returns an error only if both fail.
-func (t *Throttle) Fail(ctx context.Context, keys []store.ThrottleKey) error {
-	err := t.primary.Fail(ctx, keys)
+func (t *Throttle) Release(ctx context.Context, keys []store.ThrottleKey) error {
+	err := t.primary.Release(ctx, keys)
 	if err == nil {
 		t.recovered(ctx)
 		return nil
 	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("tiered: throttle release: %w", err)
+	}
 	t.degrade(ctx, err)
-	if localErr := t.fallback.Fail(ctx, keys); localErr != nil {
-		return fmt.Errorf("tiered: throttle fail: %w (primary: %w)", localErr, err)
+	if localErr := t.fallback.Release(ctx, keys); localErr != nil {
+		return fmt.Errorf("tiered: throttle release: %w (primary: %w)", localErr, err)
 	}
 	return nil
 }

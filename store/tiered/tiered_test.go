@@ -216,12 +216,6 @@ func TestReseedFailureKeepsDurable(t *testing.T) {
 	}
 }
 
-func TestThrottleConformance(t *testing.T) {
-	storetest.TestLoginThrottle(t, func(t *testing.T) store.LoginThrottle {
-		return NewThrottle(sharedRedis(t), memory.New(time.Now), nil)
-	})
-}
-
 // A flushed cache (FLUSHALL, a failover to an empty replica) knows nothing;
 // Reseed restores it from the durable record.
 func TestReseedAfterFlush(t *testing.T) {
@@ -396,73 +390,5 @@ func TestActiveFromDurable(t *testing.T) {
 	}
 	if len(active) != 1 || active[0].Value != "durable" {
 		t.Errorf("Active = %v, want only the durable entry", active)
-	}
-}
-
-// throttleStub injects errors.
-type throttleStub struct {
-	check func(context.Context, []store.ThrottleKey) (time.Duration, error)
-	fail  func(context.Context, []store.ThrottleKey) error
-}
-
-func (s throttleStub) Check(ctx context.Context, k []store.ThrottleKey) (time.Duration, error) {
-	return s.check(ctx, k)
-}
-func (s throttleStub) Fail(ctx context.Context, k []store.ThrottleKey) error { return s.fail(ctx, k) }
-
-// With Redis down, failures are counted locally and still block; the
-// switch and the recovery are logged once each, and failures counted during
-// the outage still count after it.
-func TestThrottleFallsBack(t *testing.T) {
-	srv, primary := ownRedis(t)
-	logger, logs := newLogger()
-	th := NewThrottle(primary, memory.New(time.Now), logger)
-	keys := []store.ThrottleKey{{Key: "user:alice", Limit: 3, Window: time.Minute}}
-	if err := srv.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		if wait, err := th.Check(t.Context(), keys); err != nil || wait != 0 {
-			t.Fatalf("Check before failure %d = %v, %v; want 0, nil", i+1, wait, err)
-		}
-		if err := th.Fail(t.Context(), keys); err != nil {
-			t.Fatalf("Fail with Redis down = %v, want the fallback to count it", err)
-		}
-	}
-	if wait, err := th.Check(t.Context(), keys); err != nil || wait <= 0 {
-		t.Fatalf("Check at the limit with Redis down = %v, %v; want a wait", wait, err)
-	}
-	if n := logs.count("login throttle primary failed"); n != 1 {
-		t.Errorf("fallback logged %d times, want once", n)
-	}
-	if err := srv.Restart(); err != nil {
-		t.Fatal(err)
-	}
-	if wait, err := th.Check(t.Context(), keys); err != nil || wait <= 0 {
-		t.Errorf("Check after recovery = %v, %v; want the outage's failures to still block", wait, err)
-	}
-	if n := logs.count("login throttle primary recovered"); n != 1 {
-		t.Errorf("recovery logged %d times, want once", n)
-	}
-	_, _ = th.Check(t.Context(), keys)
-	if n := logs.count("login throttle primary recovered"); n != 1 {
-		t.Errorf("recovery logged %d times after another Check, want once", n)
-	}
-}
-
-// Never "no limit": when both throttles fail, both operations fail.
-func TestThrottleBothFail(t *testing.T) {
-	errLocal := errors.New("local throttle broken")
-	fallback := throttleStub{
-		check: func(context.Context, []store.ThrottleKey) (time.Duration, error) { return 0, errLocal },
-		fail:  func(context.Context, []store.ThrottleKey) error { return errLocal },
-	}
-	th := NewThrottle(unreachableRedis(t), fallback, nil)
-	keys := []store.ThrottleKey{{Key: "user:alice", Limit: 3, Window: time.Minute}}
-	if _, err := th.Check(t.Context(), keys); !errors.Is(err, errLocal) || !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("Check = %v, want both errors", err)
-	}
-	if err := th.Fail(t.Context(), keys); !errors.Is(err, errLocal) || !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("Fail = %v, want both errors", err)
 	}
 }
