@@ -65,6 +65,12 @@ func (fx *rotateFixture) newFamily(t testing.TB) (store.RefreshFamily, string) {
 	t.Helper()
 	f := fx.family
 	f.ID = randomHex(t, 16)
+	// A login reads the user's current credential epoch.
+	u, err := fx.s.UserByID(t.Context(), f.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.UserEpoch = u.CredentialEpoch
 	hash := tokenHash(t)
 	if err := fx.s.CreateFamily(t.Context(), f, store.RefreshToken{Hash: hash, IssuedAt: fx.now,
 		IdleExpiresAt: fx.now.Add(time.Hour)}); err != nil {
@@ -286,14 +292,19 @@ func TestRotateHappyPathDecidesScopeAndUser(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := s.SetDisabled(t.Context(), fx.family.UserID, tc.disable, fx.now); err != nil {
+			if err := s.SetDisabled(t.Context(), fx.family.UserID, false, fx.now); err != nil {
 				t.Fatal(err)
 			}
 			_, first := fx.newFamily(t)
+			if tc.disable {
+				if err := s.SetDisabled(t.Context(), fx.family.UserID, true, fx.now); err != nil {
+					t.Fatal(err)
+				}
+			}
 			req := fx.request(t, first)
 			var id string
 			err := s.pool.QueryRow(t.Context(), rotateSQL, req.OldHash, req.ClientID, utc(req.Now), req.New.Hash,
-				utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt), tc.scope).Scan(&id, nil, nil, nil, nil, nil, nil)
+				utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt), tc.scope).Scan(&id, nil, nil, nil, nil, nil, nil, nil)
 			switch {
 			case tc.rotates && err != nil:
 				t.Fatalf("rotateSQL: %v, want one row", err)

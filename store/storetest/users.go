@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func suiteUserString(u store.User) string {
 	if u.Disabled {
 		disabled = "disabled"
 	}
-	return "{" + u.ID + " " + u.Username + " " + hash + " " + disabled + "}"
+	return "{" + u.ID + " " + u.Username + " " + hash + " " + disabled + " epoch " + strconv.FormatInt(u.CredentialEpoch, 10) + "}"
 }
 
 // suiteCreateUser stores a new user called username and returns it.
@@ -196,6 +197,7 @@ func TestUserStore(t *testing.T, newStore func(*testing.T) store.UserStore) {
 		want.PasswordHash = "$argon2id$changed"
 		want.PasswordChangedAt = at
 		want.UpdatedAt = at
+		want.CredentialEpoch++ // a credential change ends the user's sessions
 		if d := suiteUserDiff(suiteGetUser(t, s, u.ID), want); d != "" {
 			t.Errorf("after SetPassword: %s", d)
 		}
@@ -210,6 +212,7 @@ func TestUserStore(t *testing.T, newStore func(*testing.T) store.UserStore) {
 			at := suiteNow().Add(time.Duration(i) * time.Second)
 			suiteCheckErr(t, "SetDisabled", s.SetDisabled(t.Context(), u.ID, disabled, at), nil)
 			want.Disabled, want.UpdatedAt = disabled, at
+			want.CredentialEpoch++
 			if d := suiteUserDiff(suiteGetUser(t, s, u.ID), want); d != "" {
 				t.Errorf("after SetDisabled(%v): %s", disabled, d)
 			}
