@@ -3,9 +3,7 @@ package memory
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/tokenserver/tokenserver/store"
@@ -78,7 +76,7 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 		return store.RefreshFamily{}, fmt.Errorf("memory: rotate: %w", store.ErrNotFound)
 	}
 	// RFC 6749 §6: the requested scope MUST NOT exceed the original grant.
-	if !scopeWithin(req.Scope, fam.Scope) {
+	if !store.ScopeWithin(req.Scope, fam.Scope) {
 		return fam, fmt.Errorf("memory: rotate: %w", store.ErrScope)
 	}
 	if !fam.RevokedAt.IsZero() {
@@ -129,18 +127,6 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	return fam, nil
 }
 
-// scopeWithin reports whether every requested token is one of the
-// space-separated tokens of granted (an empty string is never a token). A
-// nil request (no scope parameter) is always within.
-func scopeWithin(requested []string, granted string) bool {
-	have := strings.Split(granted, " ")
-	for _, r := range requested {
-		if r == "" || !slices.Contains(have, r) {
-			return false
-		}
-	}
-	return true
-}
 
 // leewayRetryLocked decides whether presenting the consumed token old again
 // is a retry within req.ReuseLeeway: consumed at most that long ago and its

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -171,7 +170,7 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 		// Another client's token must look unknown (RFC 6749 §6: the
 		// refresh token is bound to the client it was issued to).
 		return store.RefreshFamily{}, store.ErrNotFound, nil
-	case !scopeWithin(req.Scope, f.Scope):
+	case !store.ScopeWithin(req.Scope, f.Scope):
 		// RFC 6749 §6: the requested scope MUST NOT exceed the grant.
 		return f, store.ErrScope, nil
 	case !f.RevokedAt.IsZero(), userDisabled:
@@ -219,18 +218,6 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 	return f, store.ErrReused, nil
 }
 
-// scopeWithin reports whether every requested token is one of the
-// space-separated tokens of granted (an empty string is never a token),
-// exactly as rotateSQL decides it. A nil request is always within.
-func scopeWithin(requested []string, granted string) bool {
-	have := strings.Split(granted, " ")
-	for _, r := range requested {
-		if r == "" || !slices.Contains(have, r) {
-			return false
-		}
-	}
-	return true
-}
 
 // insertSuccessor stores the new token of family f, clamped to its expiry.
 func insertSuccessor(ctx context.Context, tx pgx.Tx, f store.RefreshFamily, t store.RefreshToken) error {
