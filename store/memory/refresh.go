@@ -127,7 +127,6 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	return fam, nil
 }
 
-
 // leewayRetryLocked decides whether presenting the consumed token old again
 // is a retry within req.ReuseLeeway: consumed at most that long ago and its
 // successor still unused. It returns the successor's hash.

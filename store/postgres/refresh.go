@@ -218,7 +218,6 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 	return f, store.ErrReused, nil
 }
 
-
 // insertSuccessor stores the new token of family f, clamped to its expiry.
 func insertSuccessor(ctx context.Context, tx pgx.Tx, f store.RefreshFamily, t store.RefreshToken) error {
 	idle := t.IdleExpiresAt
