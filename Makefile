@@ -29,6 +29,7 @@ fuzz:
 	$(GO) test ./keys -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./tokenserver/password -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./tokenserver/username -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME)
 
 ## bench: measure the server against this machine's floors (see BENCHMARKS.md); BENCHFLAGS=--quick for a smoke run.
 bench:

@@ -111,6 +111,17 @@ func decodeBasic(encoded string) (id, secret string, err error) {
 	if id == "" {
 		return "", "", invalidRequest("malformed Basic credentials")
 	}
+	// Appendix B: the form-encoded id and secret are UTF-8. One that
+	// decodes to invalid UTF-8 or NUL is malformed encoding, like a bad
+	// percent-escape above, so it is the same invalid_request (§5.2:
+	// "otherwise malformed"), rather than invalid_client: no authentication
+	// was attempted, and a 401 challenge would invite the client to retry
+	// the same bytes. This also keeps the string away from the client store
+	// (PostgreSQL cannot hold it). The body parameters get the same rule in
+	// parseFormBody.
+	if !isText(id) || !isText(secret) {
+		return "", "", invalidRequest("malformed Basic credentials: not UTF-8 text")
+	}
 	return id, secret, nil
 }
 

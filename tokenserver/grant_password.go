@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
@@ -24,6 +23,9 @@ func errBadCredentials() *Error {
 func (s *Server) passwordGrant(ctx context.Context, req grantRequest) (tokenResponse, error) {
 	username, err := req.form.require("username")
 	if err != nil {
+		return tokenResponse{}, err
+	}
+	if username, err = loginUsername(username); err != nil {
 		return tokenResponse{}, err
 	}
 	pw, err := req.form.require("password")
@@ -151,10 +153,11 @@ func (s *Server) upgradePasswordHash(ctx context.Context, user store.User, pw st
 // loginThrottleKeys are the counters of §4.3.2 brute-force protection: one
 // per (username, client IP) to stop guessing one account, one per client IP
 // to stop spraying many. The username is hashed so that keys stay short and
-// no username is stored in the throttle backend.
+// no username is stored in the throttle backend; it is already normalized
+// (loginUsername), so every spelling of one name shares one counter.
 func (s *Server) loginThrottleKeys(username string, req grantRequest) []store.ThrottleKey {
 	ip := ipThrottleKey(req.clientIP)
-	sum := sha256.Sum256([]byte(strings.ToLower(username)))
+	sum := sha256.Sum256([]byte(username))
 	userKey := hex.EncodeToString(sum[:16])
 	l := s.cfg.ThrottleLimits
 	return []store.ThrottleKey{

@@ -104,7 +104,11 @@ func TestPasswordGrantBadCredentialsLookAlike(t *testing.T) {
 // allows, by reserving them directly in the throttle.
 func (h *harness) failuresUntilThrottled(t *testing.T, username string) int {
 	t.Helper()
-	keys := h.srv.loginThrottleKeys(username, grantRequest{clientIP: parseHostAddr("192.0.2.1:1234")})[:1]
+	name, err := loginUsername(username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := h.srv.loginThrottleKeys(name, grantRequest{clientIP: parseHostAddr("192.0.2.1:1234")})[:1]
 	for n := 0; n < 100; n++ {
 		wait, err := h.mem.Reserve(context.Background(), keys)
 		if err != nil {

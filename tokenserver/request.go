@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxRequestBody bounds every POST body; token requests are a few hundred
@@ -72,17 +73,37 @@ func parseFormBody(body string) (form, error) {
 	}
 	f := make(form, len(values))
 	for name, vs := range values {
+		if !isText(name) {
+			return nil, invalidRequest("a parameter name is not UTF-8 text")
+		}
 		if len(vs) > 1 {
 			if isKnownParam(name) {
 				return nil, invalidRequest("parameter " + name + " is repeated")
 			}
 			return nil, invalidRequest("a parameter is repeated")
 		}
+		if !isText(vs[0]) {
+			if isKnownParam(name) {
+				return nil, invalidRequest("parameter " + name + " is not UTF-8 text")
+			}
+			return nil, invalidRequest("a parameter value is not UTF-8 text")
+		}
 		if vs[0] != "" {
 			f[name] = vs[0]
 		}
 	}
 	return f, nil
+}
+
+// isText reports whether s is valid UTF-8 without NUL. RFC 6749 Appendix B:
+// names and values are UTF-8 octets, percent-encoded; a body that decodes to
+// anything else is malformed, so it is invalid_request (§5.2: "otherwise
+// malformed"), checked here once for every endpoint so that no such string
+// reaches a store (PostgreSQL refuses both with SQLSTATE 22021, which would
+// otherwise surface as a 500). NUL is valid UTF-8 but no identifier, secret
+// or token of ours contains it, and PostgreSQL text cannot hold it.
+func isText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // require returns the named parameter or invalid_request.

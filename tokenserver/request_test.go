@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestTokenEndpointRequestErrors(t *testing.T) {
@@ -76,8 +77,8 @@ func TestTokenEndpointAcceptsCharsetUTF8(t *testing.T) {
 
 // FuzzParseTokenRequest checks the body parser's invariants: it never
 // panics, it accepts a body only if no parameter repeats, it never returns
-// an empty value, and its errors are invalid_request with a valid
-// description.
+// an empty value or a name or value with NUL or invalid UTF-8, and its
+// errors are invalid_request with a valid description.
 func FuzzParseTokenRequest(f *testing.F) {
 	f.Add("grant_type=password&username=a&password=b", "application/x-www-form-urlencoded")
 	f.Add("a=1&a=2", "application/x-www-form-urlencoded; charset=utf-8")
@@ -85,6 +86,13 @@ func FuzzParseTokenRequest(f *testing.F) {
 	f.Add("a;b=1", "application/x-www-form-urlencoded")
 	f.Add("scope=&scope=", "application/x-www-form-urlencoded")
 	f.Add("x=1", "text/plain")
+	f.Add("grant_type=password&username=ali%00ce&password=b", "application/x-www-form-urlencoded")
+	f.Add("grant_type=password&username=ali%FFce&password=b", "application/x-www-form-urlencoded")
+	f.Add("username=ali\xffce", "application/x-www-form-urlencoded")
+	f.Add("client_id=app-a%FF&client_secret=%00", "application/x-www-form-urlencoded")
+	f.Add("x%FF=1&x%00=2", "application/x-www-form-urlencoded")
+	f.Add("token=%C0%AF&token_type_hint=%ED%A0%80", "application/x-www-form-urlencoded")
+	f.Add("scope=caf%C3%A9&x%C3%A9=%E2%82%AC", "application/x-www-form-urlencoded")
 	f.Fuzz(func(t *testing.T, body, contentType string) {
 		r := httptest.NewRequest(http.MethodPost, "/token?grant_type=query", strings.NewReader(body))
 		r.Header.Set("Content-Type", contentType)
@@ -102,6 +110,11 @@ func FuzzParseTokenRequest(f *testing.F) {
 		values, perr := url.ParseQuery(body)
 		if perr != nil {
 			t.Fatalf("accepted a body url.ParseQuery rejects: %v", perr)
+		}
+		for name, v := range got {
+			if !utf8.ValidString(name) || !utf8.ValidString(v) || strings.ContainsRune(name+v, 0) {
+				t.Fatalf("accepted non-text parameter %q=%q", name, v)
+			}
 		}
 		for name, vs := range values {
 			if len(vs) != 1 {

@@ -23,6 +23,12 @@ func seedDemo(ctx context.Context, e env, b *backends, h *password.Hasher, cfg *
 	if username == "" || pw == "" || clientID == "" || secret == "" {
 		return fmt.Errorf("--demo-user and --demo-client need a non-empty name and secret on each side of the colon")
 	}
+	// Stored normalized like every user (see normalizeUsername), or the
+	// password grant, which normalizes, would not find a non-ASCII name.
+	username, err := normalizeUsername(username)
+	if err != nil {
+		return fmt.Errorf("--demo-user: %w", err)
+	}
 	if err := b.clients.CreateClient(ctx, store.Client{
 		ID:         clientID,
 		SecretHash: tokenserver.HashClientSecret(secret),

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
+	"github.com/tokenserver/tokenserver/tokenserver/username"
 )
 
 const userUsage = "add|set-password|disable|enable|delete|list|import|revoke-sessions [flags] [USERNAME|FILE]"
@@ -68,12 +69,37 @@ func hashPasswordFromStdin(ctx context.Context, e env) (string, error) {
 	return hash, nil
 }
 
+// normalizeUsername is username.Normalize with the CLI's one-line error
+// naming the refused name (quoted, so that control characters show).
+func normalizeUsername(name string) (string, error) {
+	n, err := username.Normalize(name)
+	if err != nil {
+		return "", fmt.Errorf("invalid username %q: %w", name, err)
+	}
+	return n, nil
+}
+
+// storedAs says under which name a user was stored when normalization
+// changed it.
+func storedAs(given, stored string) string {
+	if given == stored {
+		return ""
+	}
+	return fmt.Sprintf(" (normalized from %q)", given)
+}
+
 func userAdd(ctx context.Context, e env, args []string) error {
-	b, _, username, err := userCommand(ctx, e, "add", "USERNAME", args)
+	b, _, given, err := userCommand(ctx, e, "add", "USERNAME", args)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	// Stored in normalized form, so that look-alike spellings collide here
+	// (ErrConflict) instead of becoming two accounts.
+	username, err := normalizeUsername(given)
+	if err != nil {
+		return err
+	}
 	hash, err := hashPasswordFromStdin(ctx, e)
 	if err != nil {
 		return err
@@ -88,7 +114,7 @@ func userAdd(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("add user: %w", err)
 	}
-	fmt.Fprintf(e.stdout, "user %s added (id %s)\n", username, id)
+	fmt.Fprintf(e.stdout, "user %s added (id %s)%s\n", username, id, storedAs(given, username))
 	return nil
 }
 
@@ -108,15 +134,37 @@ func existingUserCommand(ctx context.Context, e env, name string, args []string)
 }
 
 // lookupUser returns the user or an error that names the missing username.
-func lookupUser(ctx context.Context, b *backends, username string) (store.User, error) {
-	u, err := b.users.UserByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
-		return store.User{}, fmt.Errorf("no user %q", username)
+// The name is normalized as at login. A user created before usernames were
+// normalized may be stored in a form the normalized name does not find
+// (decomposed accents, full-width letters, a name the profile refuses);
+// only then is the name as given tried too, so that an operator can still
+// disable, delete or reset such an account.
+func lookupUser(ctx context.Context, b *backends, given string) (store.User, error) {
+	name, normErr := normalizeUsername(given)
+	if normErr == nil {
+		u, err := b.users.UserByName(ctx, name)
+		if err == nil || !errors.Is(err, store.ErrNotFound) {
+			return u, wrapFind(err)
+		}
+		if name == given {
+			return store.User{}, fmt.Errorf("no user %q", given)
+		}
 	}
+	u, err := b.users.UserByName(ctx, given)
+	switch {
+	case errors.Is(err, store.ErrNotFound) && normErr != nil:
+		return store.User{}, normErr
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, fmt.Errorf("no user %q", given)
+	}
+	return u, wrapFind(err)
+}
+
+func wrapFind(err error) error {
 	if err != nil {
-		return store.User{}, fmt.Errorf("find user: %w", err)
+		return fmt.Errorf("find user: %w", err)
 	}
-	return u, nil
+	return nil
 }
 
 func userSetPassword(ctx context.Context, e env, args []string) error {
@@ -295,6 +343,10 @@ func importOne(ctx context.Context, b *backends, line string) error {
 	if in.Username == "" {
 		return errors.New("empty username")
 	}
+	name, err := normalizeUsername(in.Username)
+	if err != nil {
+		return err
+	}
 	hash := in.Hash
 	if in.Salt != "" {
 		h, err := password.SaltedBcrypt(in.Salt, in.Hash)
@@ -307,7 +359,7 @@ func importOne(ctx context.Context, b *backends, line string) error {
 		return fmt.Errorf("user %q: unsupported or malformed hash (argon2id PHC or bcrypt $2a$/$2b$/$2y$): %w", in.Username, err)
 	}
 	now := time.Now()
-	err := b.users.CreateUser(ctx, store.User{ID: newUUID(), Username: in.Username, PasswordHash: hash,
+	err = b.users.CreateUser(ctx, store.User{ID: newUUID(), Username: name, PasswordHash: hash,
 		Disabled: in.Disabled, CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now})
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("user %q already exists", in.Username)

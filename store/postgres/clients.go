@@ -54,6 +54,9 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	if c.AccessTokenTTL < 0 || c.RefreshIdleTTL < 0 || c.RefreshAbsoluteTTL < 0 {
 		return fmt.Errorf("postgres: create client: negative lifetime")
 	}
+	if !allText(c.ID, c.SecretHash) || !allText(c.Grants...) || !allText(c.Scopes...) || !allText(c.Audience...) {
+		return errNotText("create client", "a field")
+	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO clients (`+clientColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
@@ -65,6 +68,9 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 
 // ClientByID returns the client or ErrNotFound.
 func (s *Store) ClientByID(ctx context.Context, id string) (store.Client, error) {
+	if !isText(id) {
+		return store.Client{}, notFoundNotText("client by id")
+	}
 	c, err := scanClient(s.pool.QueryRow(ctx, `SELECT `+clientColumns+` FROM clients WHERE id = $1`, id))
 	return c, wrap("client by id", err)
 }
@@ -82,6 +88,9 @@ func (s *Store) ListClients(ctx context.Context) ([]store.Client, error) {
 // DeleteClient removes the client; ON DELETE CASCADE removes its families
 // and their tokens in the same statement.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
+	if !isText(id) {
+		return notFoundNotText("delete client")
+	}
 	tag, err := s.pool.Exec(ctx, `DELETE FROM clients WHERE id = $1`, id)
 	if err != nil {
 		return wrap("delete client", err)

@@ -42,6 +42,9 @@ func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, t store
 	if !isUUID(f.UserID) {
 		return fmt.Errorf("postgres: create family: user: %w", store.ErrNotFound)
 	}
+	if !allText(f.ID, f.ClientID, f.Username, f.Scope, t.Hash, t.ReplacedBy) {
+		return errNotText("create family", "a field")
+	}
 	idle := t.IdleExpiresAt
 	if idle.After(f.ExpiresAt) {
 		idle = f.ExpiresAt
@@ -107,6 +110,12 @@ SELECT id, client_id, user_id::text, username, scope, created_at, expires_at, us
 func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.RefreshFamily, error) {
 	if req.New.Hash == "" || req.OldHash == "" {
 		return store.RefreshFamily{}, errors.New("postgres: rotate: empty token hash")
+	}
+	if !allText(req.OldHash, req.ClientID) {
+		return store.RefreshFamily{}, notFoundNotText("rotate")
+	}
+	if !isText(req.New.Hash) || !allText(req.Scope...) {
+		return store.RefreshFamily{}, errNotText("rotate", "new hash or scope")
 	}
 	var f store.RefreshFamily
 	err := s.pool.QueryRow(ctx, rotateSQL, req.OldHash, req.ClientID, utc(req.Now), req.New.Hash,
@@ -231,6 +240,9 @@ func insertSuccessor(ctx context.Context, tx pgx.Tx, f store.RefreshFamily, t st
 
 // Lookup returns a token and its family by hash. It changes nothing.
 func (s *Store) Lookup(ctx context.Context, hash string) (store.RefreshToken, store.RefreshFamily, error) {
+	if !isText(hash) {
+		return store.RefreshToken{}, store.RefreshFamily{}, notFoundNotText("lookup")
+	}
 	var t store.RefreshToken
 	var f store.RefreshFamily
 	var consumedAt, revokedAt *time.Time
@@ -255,6 +267,9 @@ func (s *Store) Lookup(ctx context.Context, hash string) (store.RefreshToken, st
 
 // RevokeFamily sets RevokedAt = at unless the family is already revoked.
 func (s *Store) RevokeFamily(ctx context.Context, familyID string, at time.Time) error {
+	if !isText(familyID) {
+		return notFoundNotText("revoke family")
+	}
 	tag, err := s.pool.Exec(ctx,
 		`UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, $2) WHERE id = $1`, familyID, utc(at))
 	if err != nil {

@@ -28,6 +28,12 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	if !isUUID(u.ID) {
 		return fmt.Errorf("postgres: create user: ID %q is not a UUID", u.ID)
 	}
+	if !isText(u.Username) {
+		return errNotText("create user", "username")
+	}
+	if !isText(u.PasswordHash) {
+		return errNotText("create user", "password hash")
+	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO users (id, username, password_hash, disabled, created_at, updated_at, password_changed_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
@@ -37,6 +43,9 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 
 // UserByName finds a user by username, case-insensitively.
 func (s *Store) UserByName(ctx context.Context, name string) (store.User, error) {
+	if !isText(name) {
+		return store.User{}, notFoundNotText("user by name")
+	}
 	u, err := scanUser(s.pool.QueryRow(ctx,
 		`SELECT `+userColumns+` FROM users WHERE lower(username) = lower($1)`, name))
 	return u, wrap("user by name", err)
@@ -68,6 +77,9 @@ func (s *Store) UpgradePasswordHash(ctx context.Context, id, oldHash, newHash st
 	if !isUUID(id) {
 		return fmt.Errorf("postgres: upgrade password hash: %w", store.ErrNotFound)
 	}
+	if !allText(oldHash, newHash) {
+		return errNotText("upgrade password hash", "hash")
+	}
 	tag, err := s.pool.Exec(ctx,
 		`UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2`, id, oldHash, newHash)
 	if err != nil {
@@ -91,6 +103,9 @@ func (s *Store) UpgradePasswordHash(ctx context.Context, id, oldHash, newHash st
 // increments the credential epoch in one UPDATE, so no session created from
 // a login that read the old hash can be used afterwards.
 func (s *Store) SetPassword(ctx context.Context, id, hash string, at time.Time) error {
+	if !isText(hash) {
+		return errNotText("set password", "hash")
+	}
 	return s.updateUser(ctx, "set password",
 		`UPDATE users SET password_hash = $2, password_changed_at = $3, updated_at = $3,
 		        credential_epoch = credential_epoch + 1

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -114,6 +115,26 @@ func TestClientStore(t *testing.T, newStore func(*testing.T) store.ClientStore) 
 		_, err := s.ClientByID(t.Context(), "other-app")
 		suiteCheckErr(t, "ClientByID(unknown)", err, store.ErrNotFound)
 		suiteCheckErr(t, "DeleteClient(unknown)", s.DeleteClient(t.Context(), "other-app"), store.ErrNotFound)
+	})
+
+	// See the users suite's NotFoundNotText: a client id no row can hold is
+	// not found, whether read or deleted, and nothing changes.
+	t.Run("NotFoundNotText", func(t *testing.T) {
+		for _, id := range suiteNotText("app-a") {
+			t.Run(fmt.Sprintf("%q", id), func(t *testing.T) {
+				s := newStore(t)
+				existing := suiteClient(t, "app-a")
+				suiteCreateClient(t, s, existing)
+				_, err := s.ClientByID(t.Context(), id)
+				suiteCheckErr(t, fmt.Sprintf("ClientByID(%q)", id), err, store.ErrNotFound)
+				suiteCheckErr(t, fmt.Sprintf("DeleteClient(%q)", id), s.DeleteClient(t.Context(), id), store.ErrNotFound)
+				got, err := s.ClientByID(t.Context(), existing.ID)
+				suiteCheckErr(t, "ClientByID(existing)", err, nil)
+				if d := suiteClientDiff(got, existing); d != "" {
+					t.Errorf("existing client changed: %s", d)
+				}
+			})
+		}
 	})
 
 	t.Run("CreateConflict", func(t *testing.T) {

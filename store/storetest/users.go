@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -20,6 +21,21 @@ func suiteUser(t testing.TB, username string) store.User {
 		CreatedAt:         at,
 		UpdatedAt:         at,
 		PasswordChangedAt: at,
+	}
+}
+
+// suiteNotText returns strings that are not UTF-8 text without NUL, built
+// around a valid key so that a store comparing a prefix would find it.
+func suiteNotText(key string) []string {
+	return []string{
+		key + "\x00",
+		key[:2] + "\x00" + key[2:],
+		key + "\xff",
+		key[:2] + "\xff" + key[2:],
+		key + "\xc0\xaf",     // overlong encoding of '/'
+		key + "\xed\xa0\x80", // UTF-16 surrogate
+		"\x00",
+		"\xff",
 	}
 }
 
@@ -98,6 +114,25 @@ func TestUserStore(t *testing.T, newStore func(*testing.T) store.UserStore) {
 		suiteCheckErr(t, "UserByName(unknown)", err, store.ErrNotFound)
 		_, err = s.UserByName(t.Context(), "alic")
 		suiteCheckErr(t, "UserByName(prefix)", err, store.ErrNotFound)
+	})
+
+	// A lookup key no row can hold (invalid UTF-8, NUL: PostgreSQL's text
+	// refuses both) is simply not found, never a driver error that the
+	// server would answer with a 500.
+	t.Run("NotFoundNotText", func(t *testing.T) {
+		for _, name := range suiteNotText("alice") {
+			t.Run(fmt.Sprintf("%q", name), func(t *testing.T) {
+				s := newStore(t)
+				existing := suiteCreateUser(t, s, "alice")
+				_, err := s.UserByName(t.Context(), name)
+				suiteCheckErr(t, fmt.Sprintf("UserByName(%q)", name), err, store.ErrNotFound)
+				_, err = s.UserByID(t.Context(), name)
+				suiteCheckErr(t, fmt.Sprintf("UserByID(%q)", name), err, store.ErrNotFound)
+				if d := suiteUserDiff(suiteGetUser(t, s, existing.ID), existing); d != "" {
+					t.Errorf("existing user changed: %s", d)
+				}
+			})
+		}
 	})
 
 	t.Run("CreateConflictID", func(t *testing.T) {
