@@ -53,7 +53,8 @@ type Pinger interface {
 type User struct {
 	// ID is a stable UUID; it is the access token's `sub`. Never reused.
 	ID string
-	// Username is unique, compared case-insensitively (stored as given).
+	// Username is unique, compared case-insensitively. Callers store the
+	// PRECIS-normalized form (tokenserver/username); older rows may not be.
 	Username string
 	// PasswordHash is an argon2id PHC string or an imported bcrypt hash;
 	// see tokenserver/password for the formats.
