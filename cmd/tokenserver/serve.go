@@ -334,13 +334,19 @@ func clientCacheTTL(d time.Duration) time.Duration {
 }
 
 // reseedOnResync keeps the Redis revocation cache complete: it copies the
-// durable record into Redis on start and whenever the feed reconnects (a
-// Redis restart may have lost entries), retrying with backoff until it
-// succeeds, and every reseedInterval in case Redis was flushed without a
-// reconnect. Until a reseed succeeds the tiered store answers from
-// PostgreSQL, so correctness never waits on this loop.
+// durable record into Redis on start, whenever the feed reconnects (a Redis
+// restart may have lost entries), as soon as the tiered store reports that
+// a read found the cache emptied or a cache write failed (ReseedNeeded), and
+// every reseedInterval as a backstop; each time retrying with backoff until
+// it succeeds. Until a reseed succeeds the tiered store answers from
+// PostgreSQL (the cache's marker says so on every read), so correctness
+// never waits on this loop.
 func reseedOnResync(ctx context.Context, b *backends, logger *slog.Logger) {
 	const reseedInterval = time.Minute
+	var needed <-chan struct{} // nil (never ready) without a signalling store
+	if s, ok := b.revocations.(interface{ ReseedNeeded() <-chan struct{} }); ok {
+		needed = s.ReseedNeeded()
+	}
 	reseed := func() {
 		for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 10*time.Second) {
 			err := b.reseed(ctx)
@@ -372,6 +378,9 @@ func reseedOnResync(ctx context.Context, b *backends, logger *slog.Logger) {
 				if ev.Resync {
 					reseed()
 				}
+			case <-needed:
+				logger.Info("revocation cache: incomplete or missed a write; reseeding now")
+				reseed()
 			case <-ticker.C:
 				reseed()
 			}
