@@ -33,12 +33,14 @@ var _ store.RevocationSeeder = (*Store)(nil)
 func (s *Store) markerKey() string { return s.prefix + "revgen" }
 
 // beginSeedScript keeps an existing marker and creates a seeding one when
-// there is none, returning the marker either way. One script, so two
-// processes starting at once agree on one generation.
+// there is none (or it is not one of ours), returning the marker either way.
+// One script, so two processes starting at once agree on one generation.
+// ARGV: seedingState, readyState, new generation.
 var beginSeedScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
-if not v then
-	v = ARGV[1] .. ARGV[2]
+local function has(p) return v and string.len(v) > string.len(p) and string.sub(v, 1, string.len(p)) == p end
+if not (has(ARGV[1]) or has(ARGV[2])) then
+	v = ARGV[1] .. ARGV[3]
 	redis.call('SET', KEYS[1], v)
 end
 return v
@@ -46,7 +48,7 @@ return v
 
 // completeSeedScript flips the marker from seeding to ready if it still
 // holds the caller's generation. 1: ready; 0: the marker is gone or holds
-// another generation.
+// another generation. ARGV: seedingState, readyState, generation.
 var completeSeedScript = goredis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v == ARGV[2] .. ARGV[3] then
@@ -65,7 +67,7 @@ return 0
 func (s *Store) BeginSeed(ctx context.Context) (string, error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
-	v, err := beginSeedScript.Run(ctx, s.client, []string{s.markerKey()}, seedingState, hex.EncodeToString(b[:])).Text()
+	v, err := beginSeedScript.Run(ctx, s.client, []string{s.markerKey()}, seedingState, readyState, hex.EncodeToString(b[:])).Text()
 	if err != nil {
 		return "", wrap("begin seed", err)
 	}
