@@ -188,20 +188,17 @@ func (t *Revocations) reseed(ctx context.Context, now time.Time) error {
 	case <-t.reseedNeeded:
 	default:
 	}
-	var err error
-	for attempt := 1; attempt <= seedAttempts; attempt++ {
-		var n int
-		n, err = t.seed(ctx, now)
+	for attempt := 1; ; attempt++ {
+		n, err := t.seed(ctx, now)
 		if err == nil {
 			t.logger.InfoContext(ctx, "revocation cache reseeded", slog.Int("entries", n), slog.Int("attempt", attempt))
 			return nil
 		}
-		if !errors.Is(err, store.ErrCacheIncomplete) {
+		if !errors.Is(err, store.ErrCacheIncomplete) || attempt == seedAttempts {
 			return err
 		}
 		t.logger.WarnContext(ctx, "revocation cache lost its data during a reseed; copying again", slog.Any("error", err))
 	}
-	return err
 }
 
 // seed is one BeginSeed, copy, CompleteSeed.
