@@ -332,6 +332,11 @@ type RevocationSeeder interface {
 	// ErrCacheIncomplete; begin again. Errors: ErrCacheIncomplete,
 	// ErrUnavailable.
 	CompleteSeed(ctx context.Context, token string) error
+	// CheckSeeded returns nil if the marker says ready, else an error
+	// wrapping ErrCacheIncomplete (or ErrUnavailable): a cheap probe for
+	// caches that are read by others (resource servers) but rarely by this
+	// process.
+	CheckSeeded(ctx context.Context) error
 }
 
 // ---------------------------------------------------------------- login throttling

@@ -96,6 +96,13 @@ func (s *Store) CompleteSeed(ctx context.Context, token string) error {
 	return nil
 }
 
+// CheckSeeded implements store.RevocationSeeder: one GET of the marker.
+// Errors: store.ErrCacheIncomplete; store.ErrUnavailable.
+func (s *Store) CheckSeeded(ctx context.Context) error {
+	_, err := s.checkMarker(s.client.Get(ctx, s.markerKey()))
+	return wrap("check seeded", err)
+}
+
 // parseMarker splits a marker value into its state and generation.
 func parseMarker(v string) (ready bool, gen string, ok bool) {
 	if gen, ok := strings.CutPrefix(v, readyState); ok && gen != "" {

@@ -40,16 +40,18 @@ func openUnseeded(t *testing.T) (*Store, *goredis.Client) {
 	return s, rawClient(t, target)
 }
 
-// complete reports whether the cache's reads answer: nil if both IsRevoked
-// and Active do, else their error (both must agree).
+// complete reports whether the cache's reads answer: nil if IsRevoked,
+// Active and CheckSeeded do, else their errors (they must agree).
 func complete(t *testing.T, s *Store) error {
 	t.Helper()
 	_, errRead := s.IsRevoked(t.Context(), store.RevocationQuery{JTI: "probe"}, time.Now())
 	_, errActive := s.Active(t.Context(), time.Now())
-	if errors.Is(errRead, store.ErrCacheIncomplete) != errors.Is(errActive, store.ErrCacheIncomplete) {
-		t.Fatalf("IsRevoked = %v but Active = %v; want both incomplete or neither", errRead, errActive)
+	errCheck := s.CheckSeeded(t.Context())
+	if errors.Is(errRead, store.ErrCacheIncomplete) != errors.Is(errActive, store.ErrCacheIncomplete) ||
+		errors.Is(errRead, store.ErrCacheIncomplete) != errors.Is(errCheck, store.ErrCacheIncomplete) {
+		t.Fatalf("IsRevoked = %v, Active = %v, CheckSeeded = %v; want all incomplete or none", errRead, errActive, errCheck)
 	}
-	return errors.Join(errRead, errActive)
+	return errors.Join(errRead, errActive, errCheck)
 }
 
 func marker(t *testing.T, raw *goredis.Client, s *Store) string {
@@ -210,4 +212,5 @@ var seedOps = []struct {
 }{
 	{"BeginSeed", func(ctx context.Context, s *Store) error { _, err := s.BeginSeed(ctx); return err }},
 	{"CompleteSeed", func(ctx context.Context, s *Store) error { return s.CompleteSeed(ctx, "gen") }},
+	{"CheckSeeded", func(ctx context.Context, s *Store) error { return s.CheckSeeded(ctx) }},
 }

@@ -73,6 +73,25 @@ func NewRevocations(durable, cache store.RevocationStore, logger *slog.Logger) *
 // store, so acting on it is about speed, never about correctness.
 func (t *Revocations) ReseedNeeded() <-chan struct{} { return t.reseedNeeded }
 
+// CheckCache asks a RevocationSeeder cache whether it is still complete
+// (one round trip) and signals ReseedNeeded if not. The reseed loop calls
+// it every few seconds: resource servers reading Redis directly depend on
+// the marker, yet this process may have no denylist read to notice a flush
+// by. It returns the cache's answer (nil without a seeder).
+func (t *Revocations) CheckCache(ctx context.Context) error {
+	if t.seeder == nil {
+		return nil
+	}
+	err := t.seeder.CheckSeeded(ctx)
+	if errors.Is(err, store.ErrCacheIncomplete) && t.copying.Load() == 0 {
+		t.requestReseed()
+	}
+	if err != nil {
+		return fmt.Errorf("tiered: check cache: %w", err)
+	}
+	return nil
+}
+
 // requestReseed signals ReseedNeeded without blocking.
 func (t *Revocations) requestReseed() {
 	select {

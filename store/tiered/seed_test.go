@@ -326,3 +326,28 @@ func TestCacheWriteFailureRequestsReseed(t *testing.T) {
 		t.Error("no reseed requested after a failed cache write")
 	}
 }
+
+// The reseed loop's probe: a flush nobody read through is noticed by
+// CheckCache, which asks for a reseed (once, however often it probes).
+func TestCheckCacheRequestsReseed(t *testing.T) {
+	own, cache := newOwnServer(t)
+	tiered := seeded(t, NewRevocations(openPostgres(t), cache, nil))
+	if err := tiered.CheckCache(t.Context()); err != nil || signalled(tiered) {
+		t.Fatalf("CheckCache of a seeded cache = %v (signalled: %v), want nil and no signal", err, signalled(tiered))
+	}
+	own.flushAll(t)
+	for range 3 {
+		if err := tiered.CheckCache(t.Context()); !errors.Is(err, store.ErrCacheIncomplete) {
+			t.Fatalf("CheckCache after FLUSHALL = %v, want ErrCacheIncomplete", err)
+		}
+	}
+	if n := len(tiered.ReseedNeeded()); n != 1 {
+		t.Fatalf("%d reseed requests pending, want 1", n)
+	}
+	if err := tiered.Reseed(t.Context(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tiered.CheckCache(t.Context()); err != nil {
+		t.Errorf("CheckCache after Reseed = %v", err)
+	}
+}
