@@ -41,10 +41,10 @@ type Revocations struct {
 	missed atomic.Int64
 	// reseedNeeded holds at most one pending request (coalescing).
 	reseedNeeded chan struct{}
-	// copying counts Reseed attempts between BeginSeed and CompleteSeed:
-	// an incomplete cache seen then is settled by that attempt (it
-	// completes the generation it began, or finds the marker gone and
-	// begins again), so reads need not ask for another reseed.
+	// copying counts Reseed attempts from just before BeginSeed to just
+	// before CompleteSeed: an incomplete cache seen then is settled by that
+	// attempt (it completes the generation it began, or finds the marker
+	// gone and begins again), so reads need not ask for another reseed.
 	copying atomic.Int32
 	// afterCopy, when set (tests), runs between a seed's copy and its
 	// CompleteSeed.
@@ -65,12 +65,13 @@ func NewRevocations(durable, cache store.RevocationStore, logger *slog.Logger) *
 		reseedNeeded: make(chan struct{}, 1)}
 }
 
-// ReseedNeeded receives a value when a read found the cache incomplete
-// (emptied, or left half-seeded by a process that died), so the caller
-// should Reseed now rather than at its next periodic reseed. Requests
-// coalesce: however many reads saw it, one value waits. Meant for one
-// consumer, the process's reseed loop. Meanwhile reads go to the durable
-// store, so acting on it is about speed, never about correctness.
+// ReseedNeeded receives a value when a read or CheckCache found the cache
+// incomplete (emptied, or left half-seeded by a process that died) or a
+// cache write failed, so the caller should Reseed now rather than at its
+// next periodic reseed. Requests coalesce: however many there were, one
+// value waits, and Reseed consumes it. Meant for one consumer, the
+// process's reseed loop. Meanwhile reads go to the durable store, so acting
+// on it is about speed, never about correctness.
 func (t *Revocations) ReseedNeeded() <-chan struct{} { return t.reseedNeeded }
 
 // CheckCache asks a RevocationSeeder cache whether it is still complete
@@ -179,6 +180,13 @@ func (t *Revocations) Active(ctx context.Context, now time.Time) ([]store.Revoca
 // all, then it returns an error wrapping store.ErrCacheIncomplete). Several
 // processes may Reseed one cache at once.
 func (t *Revocations) Reseed(ctx context.Context, now time.Time) error {
+	// This Reseed settles every request made so far: drained before
+	// missed is read, so a write failing after the drain either counts
+	// against this Reseed or leaves a request for the next one.
+	select {
+	case <-t.reseedNeeded:
+	default:
+	}
 	missed := t.missed.Load()
 	if err := t.reseed(ctx, now); err != nil {
 		t.missed.Add(1)
@@ -201,11 +209,6 @@ func (t *Revocations) reseed(ctx context.Context, now time.Time) error {
 		}
 		t.logger.InfoContext(ctx, "revocation cache reseeded", slog.Int("entries", n))
 		return nil
-	}
-	// This Reseed settles every incomplete cache seen so far.
-	select {
-	case <-t.reseedNeeded:
-	default:
 	}
 	for attempt := 1; ; attempt++ {
 		n, err := t.seed(ctx, now)
