@@ -364,6 +364,50 @@ type TokenLifetimes interface {
 	LongestAccessTTL(ctx context.Context, at time.Time) (time.Duration, error)
 }
 
+// ---------------------------------------------------------------- revocation cache completeness
+
+// ErrCacheIncomplete: a revocation cache cannot vouch that it holds every
+// entry of the durable record, because it lost its data (FLUSHALL, a restart
+// without persistence, a failover to an empty replica) or is being reseeded.
+// Its "not revoked" means nothing: ask the durable record, and reseed. Kept
+// apart from the sentinels above because only RevocationSeeder caches
+// return it.
+var ErrCacheIncomplete = errors.New("store: revocation cache incomplete")
+
+// RevocationSeeder is implemented by a RevocationStore used as a cache of a
+// durable one (store/redis) that can tell whether it is complete. It keeps a
+// marker that its data loss takes with it: while the marker is absent or not
+// "ready", the cache's IsRevoked and Active return ErrCacheIncomplete, so an
+// emptied cache is noticed at the next read, not at the next periodic reseed.
+//
+// A seed is: token := BeginSeed; Revoke every durable entry into the cache;
+// CompleteSeed(token). Any number of processes may seed the same cache at
+// once: none demotes a marker another one set, and each CompleteSeed checks
+// that no data loss happened since its BeginSeed.
+type RevocationSeeder interface {
+	// BeginSeed marks the start of a copy and returns the cache's current
+	// generation as an opaque token. In one atomic step: if the marker is
+	// absent (the cache lost its data) it sets a new generation in the
+	// "seeding" state; a marker that exists, seeding (another process is
+	// copying) or ready, is kept, so reseeding a ready cache never sends
+	// readers to the durable record. Errors: ErrUnavailable.
+	BeginSeed(ctx context.Context) (token string, err error)
+	// CompleteSeed is called once the caller has copied every durable entry
+	// (read after BeginSeed returned) into the cache. In one atomic step it
+	// marks token's generation ready if the marker still holds that
+	// generation (seeding, or already made ready by another process copying
+	// it too). If the marker is absent or holds another generation, the
+	// cache lost data during the copy: nothing changes, and the error wraps
+	// ErrCacheIncomplete; begin again. Errors: ErrCacheIncomplete,
+	// ErrUnavailable.
+	CompleteSeed(ctx context.Context, token string) error
+	// CheckSeeded returns nil if the marker says ready, else an error
+	// wrapping ErrCacheIncomplete (or ErrUnavailable): a cheap probe for
+	// caches that are read by others (resource servers) but rarely by this
+	// process.
+	CheckSeeded(ctx context.Context) error
+}
+
 // ---------------------------------------------------------------- login throttling
 
 // ThrottleKey is one counter of login attempts: at most Limit attempts per

@@ -41,6 +41,16 @@ func TestFeedSourceWithRedis(t *testing.T) {
 		c["jti"] = jti
 		return k.sign(t, c, nil)
 	}
+	// The token server marks the cache complete after each reseed; until
+	// then the snapshot (Active) refuses to pass off an empty cache.
+	seeded := func() error {
+		token, err := st.BeginSeed(ctx)
+		if err != nil {
+			return err
+		}
+		return st.CompleteSeed(ctx, token)
+	}
+	must(t, seeded())
 	revoke("early", false)
 
 	src := verifier.FeedSource(st, func(ctx context.Context) ([]store.Revocation, error) { return st.Active(ctx, time.Now()) })
@@ -61,6 +71,9 @@ func TestFeedSourceWithRedis(t *testing.T) {
 	afterRestart := tok("after-restart")
 	// The feed reconnects by itself; publish until the revocation lands.
 	waitFor(t, 15*time.Second, "revocation after the restart", func() bool {
+		if err := seeded(); err != nil { // the token server's reseed of the emptied cache
+			return false
+		}
 		if err := st.Publish(ctx, store.Revocation{Kind: store.RevokeJTI, Value: "after-restart", ExpiresAt: now.Add(time.Hour), CreatedAt: now}); err != nil {
 			return false
 		}

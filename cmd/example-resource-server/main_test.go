@@ -192,6 +192,15 @@ func TestServe(t *testing.T) {
 					t.Fatal(err)
 				}
 				t.Cleanup(func() { st.Close() })
+				// As the token server's reseed does: without the marker
+				// the snapshot refuses an unseeded cache.
+				token, err := st.BeginSeed(context.Background())
+				if err == nil {
+					err = st.CompleteSeed(context.Background(), token)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
 				publish = func(jti string) {
 					r := store.Revocation{Kind: store.RevokeJTI, Value: jti, ExpiresAt: time.Now().Add(time.Hour), CreatedAt: time.Now()}
 					if err := st.Revoke(context.Background(), r); err != nil {

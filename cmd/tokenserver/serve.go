@@ -362,13 +362,28 @@ func clientCacheTTL(d time.Duration) time.Duration {
 }
 
 // reseedOnResync keeps the Redis revocation cache complete: it copies the
-// durable record into Redis on start and whenever the feed reconnects (a
-// Redis restart may have lost entries), retrying with backoff until it
-// succeeds, and every reseedInterval in case Redis was flushed without a
-// reconnect. Until a reseed succeeds the tiered store answers from
-// PostgreSQL, so correctness never waits on this loop.
+// durable record into Redis on start, whenever the feed reconnects (a Redis
+// restart may have lost entries), as soon as the tiered store reports that
+// the cache was found emptied or a cache write failed (ReseedNeeded), and
+// every reseedInterval as a backstop; each time retrying with backoff until
+// it succeeds. Until a reseed succeeds the tiered store answers from
+// PostgreSQL (the cache's marker says so on every read), so correctness
+// never waits on this loop. Every probeInterval it also reads the marker,
+// for the resource servers that snapshot Redis directly: they get no
+// snapshot until the cache is reseeded, and this process may see no
+// denylist read that would notice the loss.
 func reseedOnResync(ctx context.Context, b *backends, logger *slog.Logger) {
-	const reseedInterval = time.Minute
+	const reseedInterval, probeInterval = time.Minute, 5 * time.Second
+	var needed <-chan struct{} // nil (never ready) without a signalling store
+	probe := func(context.Context) error { return nil }
+	if s, ok := b.revocations.(interface {
+		ReseedNeeded() <-chan struct{}
+		CheckCache(context.Context) error
+	}); ok {
+		needed, probe = s.ReseedNeeded(), s.CheckCache
+	}
+	prober := time.NewTicker(probeInterval)
+	defer prober.Stop()
 	reseed := func() {
 		for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 10*time.Second) {
 			err := b.reseed(ctx)
@@ -400,6 +415,13 @@ func reseedOnResync(ctx context.Context, b *backends, logger *slog.Logger) {
 				if ev.Resync {
 					reseed()
 				}
+			case <-needed:
+				logger.Info("revocation cache: incomplete or missed a write; reseeding now")
+				reseed()
+			case <-prober.C:
+				// An incomplete cache signals needed; other errors (Redis
+				// down) surface through reads and the feed.
+				_ = probe(ctx)
 			case <-ticker.C:
 				reseed()
 			}

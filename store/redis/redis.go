@@ -10,6 +10,7 @@
 // Key layout under Config.Prefix (default "tokenserver:"):
 //
 //	<prefix>rev:<kind>:<value>   JSON store.Revocation, PEXPIREAT its ExpiresAt
+//	<prefix>revgen               "seeding:<gen>" or "ready:<gen>": whether the cache is complete (seed.go)
 //	<prefix>{throttle}:<key>     attempts counted in the current window, PEXPIRE'd at its end
 //	<prefix>revocations          pub/sub channel, message = JSON store.Revocation
 package redis

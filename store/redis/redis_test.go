@@ -18,7 +18,7 @@ import (
 func TestMain(m *testing.M) { storetest.Main(m) }
 
 // openStore opens a Store on the test binary's redis-server with a fresh
-// prefix, closed when the test ends.
+// prefix, marked complete (as after a reseed), closed when the test ends.
 func openStore(t *testing.T) (*Store, storetest.RedisTarget) {
 	t.Helper()
 	target := storetest.StartRedis(t)
@@ -27,6 +27,7 @@ func openStore(t *testing.T) (*Store, storetest.RedisTarget) {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	markReady(t, s)
 	return s, target
 }
 
@@ -169,6 +170,7 @@ func TestActiveEscapesPrefix(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
+		markReady(t, s)
 		return s
 	}
 	glob, other := open(target.Prefix+"a*["), open(target.Prefix+"ab[")
@@ -321,6 +323,7 @@ func TestUnavailable(t *testing.T) {
 		{"Reserve", func(ctx context.Context, s *Store) error { _, err := s.Reserve(ctx, keys); return err }},
 		{"Release", func(ctx context.Context, s *Store) error { return s.Release(ctx, keys) }},
 	}
+	ops = append(ops, seedOps...)
 	for _, server := range []struct {
 		name string
 		s    *Store

@@ -117,12 +117,14 @@ func merge(cur, next store.Revocation) store.Revocation {
 	return out
 }
 
-// IsRevoked fetches the jti, sid and sub entries q names in one pipelined
-// round trip (plain GETs, so it works across cluster slots) and reports
-// whether one of them is unexpired at now and matches: any jti or sid entry,
-// or a sub entry with NotBefore at or after the token's iat, compared in
-// whole seconds as JWT NumericDate is. Errors: store.ErrUnavailable; a
-// corrupt entry.
+// IsRevoked fetches the cache's marker and the jti, sid and sub entries q
+// names in one pipelined round trip (plain GETs, so it works across cluster
+// slots) and reports whether one of the entries is unexpired at now and
+// matches: any jti or sid entry, or a sub entry with NotBefore at or after
+// the token's iat, compared in whole seconds as JWT NumericDate is. Unless
+// the marker says the cache is complete (see store.RevocationSeeder) it
+// answers nothing: an emptied cache would say "not revoked". Errors:
+// store.ErrCacheIncomplete; store.ErrUnavailable; a corrupt entry.
 func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time.Time) (bool, error) {
 	var keys []string
 	var kinds []store.RevocationKind
@@ -138,15 +140,20 @@ func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time
 	if len(keys) == 0 {
 		return false, nil
 	}
+	var marker *goredis.StringCmd
 	cmds := make([]*goredis.StringCmd, len(keys))
 	// Pipelined returns the first command error, which is goredis.Nil for
 	// every absent key; each command's own error is checked below.
 	_, _ = s.client.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		marker = p.Get(ctx, s.markerKey())
 		for i, k := range keys {
 			cmds[i] = p.Get(ctx, k)
 		}
 		return nil
 	})
+	if _, err := s.checkMarker(marker); err != nil {
+		return false, wrap("is revoked", err)
+	}
 	for i, cmd := range cmds {
 		body, err := cmd.Bytes()
 		if errors.Is(err, goredis.Nil) {
@@ -174,9 +181,33 @@ const scanBatch = 500
 
 // Active returns every entry unexpired at now, ordered by kind and value. It
 // SCANs <prefix>rev:* (on every primary of a cluster) and GETs the keys in
-// pipelined batches; it is a snapshot for reseeding and the /revocations
-// endpoint, not an atomic one. Errors: store.ErrUnavailable; a corrupt entry.
+// pipelined batches; it is a snapshot for resource servers (verifier
+// FeedSource), not an atomic one. It reads the cache's marker before and
+// after the scan and fails unless both say ready with the same generation,
+// so it never passes off an emptied or half-reseeded cache as the whole
+// denylist. Errors: store.ErrCacheIncomplete; store.ErrUnavailable; a
+// corrupt entry.
 func (s *Store) Active(ctx context.Context, now time.Time) ([]store.Revocation, error) {
+	before, err := s.checkMarker(s.client.Get(ctx, s.markerKey()))
+	if err != nil {
+		return nil, wrap("active", err)
+	}
+	out, err := s.scanActive(ctx, now)
+	if err != nil {
+		return nil, wrap("active", err)
+	}
+	after, err := s.checkMarker(s.client.Get(ctx, s.markerKey()))
+	if err != nil {
+		return nil, wrap("active", err)
+	}
+	if after != before {
+		return nil, fmt.Errorf("redis: active: %w: the cache lost its data during the scan", store.ErrCacheIncomplete)
+	}
+	return out, nil
+}
+
+// scanActive collects the entries of Active.
+func (s *Store) scanActive(ctx context.Context, now time.Time) ([]store.Revocation, error) {
 	pattern := escapeGlob(s.prefix) + "rev:*"
 	var (
 		mu  sync.Mutex
@@ -198,7 +229,7 @@ func (s *Store) Active(ctx context.Context, now time.Time) ([]store.Revocation, 
 		err = collect(ctx, s.client)
 	}
 	if err != nil {
-		return nil, wrap("active", err)
+		return nil, err
 	}
 	slices.SortFunc(out, func(a, b store.Revocation) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Value, b.Value))

@@ -22,6 +22,7 @@ func runSuites(t *testing.T, url string, check func(*testing.T, *Store)) {
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		check(t, s)
+		markReady(t, s)
 		return s
 	}
 	t.Run("RevocationStore", func(t *testing.T) {

@@ -233,8 +233,8 @@ func TestReseedAfterFlush(t *testing.T) {
 	}
 	storetest.FlushRedis(t)
 	for _, r := range entries {
-		if isRevoked(t, cache, query(r)) {
-			t.Fatalf("cache still has %s %s after FLUSHALL; the test proves nothing", r.Kind, r.Value)
+		if _, err := cache.IsRevoked(t.Context(), query(r), time.Now()); !errors.Is(err, store.ErrCacheIncomplete) {
+			t.Fatalf("cache.IsRevoked(%s %s) after FLUSHALL = %v, want ErrCacheIncomplete", r.Kind, r.Value, err)
 		}
 	}
 	if err := tiered.Reseed(t.Context(), time.Now()); err != nil {
@@ -253,11 +253,14 @@ func TestReseedAfterFlush(t *testing.T) {
 // With the cache unreachable, IsRevoked answers from the durable record:
 // revoked stays revoked, and unknown tokens are still accepted.
 func TestIsRevokedFallsBackToDurable(t *testing.T) {
-	durable, cache := memory.New(time.Now), unreachableRedis(t)
+	srv, cache := ownRedis(t)
+	durable := memory.New(time.Now)
 	logger, logs := newLogger()
-	// Seeding an empty record writes nothing, so it succeeds and the
-	// (unreachable) cache is asked first.
+	// Seeded while up, so the (then unreachable) cache is asked first.
 	tiered := seeded(t, NewRevocations(durable, cache, logger))
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	r := revocation(store.RevokeSub, "sub-1")
 	if err := durable.Revoke(t.Context(), r); err != nil {
 		t.Fatal(err)
@@ -287,7 +290,11 @@ func TestIsRevokedFallsBackToDurable(t *testing.T) {
 func TestIsRevokedBothFail(t *testing.T) {
 	durable := failingDurable()
 	durable.active = func(context.Context, time.Time) ([]store.Revocation, error) { return nil, nil }
-	tiered := seeded(t, NewRevocations(durable, unreachableRedis(t), nil))
+	srv, cache := ownRedis(t)
+	tiered := seeded(t, NewRevocations(durable, cache, nil))
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	revoked, err := tiered.IsRevoked(t.Context(), store.RevocationQuery{JTI: "x"}, time.Now())
 	if err == nil || revoked {
 		t.Fatalf("IsRevoked = %v, %v; want an error, never a plain \"not revoked\"", revoked, err)
@@ -306,6 +313,7 @@ func TestRevokeDurableFailure(t *testing.T) {
 	if err := tiered.Revoke(t.Context(), r); !errors.Is(err, errDurableDown) {
 		t.Fatalf("Revoke = %v, want the durable error", err)
 	}
+	markReady(t, cache) // so that Active answers
 	active, err := cache.Active(t.Context(), time.Now())
 	if err != nil {
 		t.Fatal(err)
