@@ -13,7 +13,8 @@ import (
 )
 
 // FuzzVerify: Verify never panics, every error wraps ErrInvalidToken, and
-// whatever it accepts carries a payload one of our keys signed.
+// whatever it accepts is canonical base64url carrying a payload one of our
+// keys signed.
 func FuzzVerify(f *testing.F) {
 	// PEM-style keys: a 2048-bit RSA key keeps each fuzz worker's setup short.
 	ec, ed, rs := newEC(f, elliptic.P256()), newEd(f), newRSA(f, 2048)
@@ -58,6 +59,20 @@ func FuzzVerify(f *testing.F) {
 		f.Fatal(err)
 	}
 	signed[`{}`] = true
+	// Non-canonical re-encodings of a genuine token (RFC 7515 §2).
+	awkward := awkwardToken(f, ecKey)
+	if _, err := m.Verify(awkward); err != nil {
+		f.Fatalf("awkward seed: %v", err)
+	}
+	awkwardPayload, err := b64.DecodeString(strings.Split(awkward, ".")[1])
+	if err != nil {
+		f.Fatal(err)
+	}
+	signed[string(awkwardPayload)] = true
+	f.Add(awkward)
+	for _, mu := range encodingMutations(f, awkward) {
+		f.Add(mu.token)
+	}
 	f.Add(forge(f, header(ES256, ecKey.ID, "application/AT+JWT"), []byte(`{}`), ES256, ec))
 	f.Add(forge(f, header("none", ecKey.ID, "at+jwt"), []byte(`{"evil":1}`), "none", nil))
 	f.Add(forge(f, header("HS256", ecKey.ID, "at+jwt"), []byte(`{"evil":1}`), "HS256", jwkJSON))
@@ -77,6 +92,13 @@ func FuzzVerify(f *testing.F) {
 				t.Fatal("payload returned with an error")
 			}
 			return
+		}
+		// RFC 7515 §2: base64url without padding, line breaks or
+		// whitespace; nothing else may pass.
+		if i := strings.IndexFunc(token, func(r rune) bool {
+			return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+		}); i >= 0 {
+			t.Fatalf("accepted a token with %q at %d: %q", token[i], i, token)
 		}
 		if !signed[string(payload)] {
 			t.Fatalf("accepted a payload no key of ours signed: %q (token %q)", payload, token)

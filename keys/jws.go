@@ -25,7 +25,21 @@ const MaxTokenSize = 16 << 10
 // ErrInvalidToken is wrapped by every error Verify returns.
 var ErrInvalidToken = errors.New("keys: invalid token")
 
+// b64 is base64url without padding, refusing non-zero unused trailing
+// bits (Strict), so each byte string has one accepted encoding. Decode JWS
+// segments with decodeSegment, which also refuses line breaks.
 var b64 = base64.RawURLEncoding.Strict()
+
+// decodeSegment decodes one JWS segment. RFC 7515 §2 defines Base64url
+// Encoding with all trailing '=' omitted and no line breaks, whitespace or
+// other additional characters; encoding/base64 skips CR and LF even in
+// strict mode, so those are refused first.
+func decodeSegment(seg string) ([]byte, error) {
+	if strings.ContainsAny(seg, "\r\n") {
+		return nil, errors.New("line break in base64url")
+	}
+	return b64.DecodeString(seg)
+}
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidToken}, args...)...)
@@ -154,11 +168,11 @@ func verifyCompact(token string, keys map[string]*verifyKey, now time.Time) ([]b
 	if !strings.EqualFold(typ, TokenType) {
 		return nil, invalid("typ %q is not %q", clip(hdr.typ), TokenType)
 	}
-	sig, err := b64.DecodeString(s)
+	sig, err := decodeSegment(s)
 	if err != nil {
 		return nil, invalid("signature is not base64url")
 	}
-	payload, err := b64.DecodeString(p)
+	payload, err := decodeSegment(p)
 	if err != nil {
 		return nil, invalid("payload is not base64url")
 	}
@@ -178,7 +192,7 @@ type joseHeader struct {
 // extensions, so any critical one must be rejected) and no "b64" (RFC 7797
 // payload encoding, which we never use).
 func parseHeader(h string) (joseHeader, error) {
-	raw, err := b64.DecodeString(h)
+	raw, err := decodeSegment(h)
 	if err != nil {
 		return joseHeader{}, invalid("header is not base64url")
 	}

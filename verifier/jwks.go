@@ -36,6 +36,12 @@ type jwksCache struct {
 	etag     string
 	// lastMissFetch is when a token with an unknown kid last caused a fetch.
 	lastMissFetch time.Time
+	// started counts fetches, and fetched, when set, receives the result
+	// of every fetch once the cache has settled (set and refresh time
+	// installed, in-flight call cleared): hooks for tests (export_test.go),
+	// which synchronise on them rather than on timing.
+	started int
+	fetched chan<- error
 }
 
 type fetchCall struct {
@@ -114,6 +120,7 @@ func (c *jwksCache) wait(ctx context.Context, call *fetchCall) error {
 func (c *jwksCache) startLocked() *fetchCall {
 	call := &fetchCall{done: make(chan struct{})}
 	c.inflight = call
+	c.started++
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 		defer cancel()
@@ -124,9 +131,13 @@ func (c *jwksCache) startLocked() *fetchCall {
 		}
 		c.mu.Lock()
 		c.inflight = nil
+		fetched := c.fetched
 		c.mu.Unlock()
 		call.err = err
 		close(call.done)
+		if fetched != nil {
+			fetched <- err
+		}
 	}()
 	return call
 }

@@ -90,12 +90,26 @@ func TestConcurrentUnknownKidsShareOneFetch(t *testing.T) {
 	}
 }
 
+// nextFetch returns the result of v's next completed JWKS fetch (see
+// verifier.JWKSFetches).
+func nextFetch(t *testing.T, fetched <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-fetched:
+		return err
+	case <-time.After(30 * time.Second): // a hang detector, not a timing assertion
+		t.Fatal("no JWKS fetch completed")
+		return nil
+	}
+}
+
 func TestRotationPickedUpAfterMaxAge(t *testing.T) {
 	clk := newClock()
 	old := newKey(t, "old", "ES256")
 	is := newIssuer(t, old)
 	is.maxAge = 60
 	v := newVerifier(t, is, clk, nil)
+	fetched := verifier.JWKSFetches(v)
 	ctx := context.Background()
 	oldTok := old.sign(t, is.claims(clk.Now()), nil)
 	if _, err := v.Verify(ctx, oldTok); err != nil {
@@ -110,49 +124,84 @@ func TestRotationPickedUpAfterMaxAge(t *testing.T) {
 	if _, err := v.Verify(ctx, oldTok); err != nil {
 		t.Fatalf("within max-age: %v", err)
 	}
-	if n := is.jwksFetches.Load(); n != 1 {
+	if n := verifier.JWKSFetchesStarted(v); n != 1 {
 		t.Fatalf("fetches within max-age = %d, want 1", n)
 	}
-	// Past max-age a Verify starts a background refresh; once it lands
-	// the removed key is gone.
+	// Past max-age a Verify starts a background refresh (the cached set
+	// still answers it); once it lands the removed key is gone.
 	clk.Advance(31 * time.Second)
 	_, _ = v.Verify(ctx, oldTok)
-	waitFor(t, 2*time.Second, "background refresh", func() bool { return is.jwksFetches.Load() == 2 })
-	waitFor(t, 2*time.Second, "old key to be dropped", func() bool {
-		_, err := v.Verify(ctx, oldTok)
-		return errors.Is(err, verifier.ErrInvalidToken)
-	})
+	if err := nextFetch(t, fetched); err != nil {
+		t.Fatalf("background refresh: %v", err)
+	}
+	if n := is.jwksFetches.Load(); n != 2 {
+		t.Fatalf("fetches after max-age = %d, want 2", n)
+	}
+	if _, err := v.Verify(ctx, oldTok); !errors.Is(err, verifier.ErrInvalidToken) {
+		t.Fatalf("token of the removed key: %v, want ErrInvalidToken", err)
+	}
 	if _, err := v.Verify(ctx, rotated.sign(t, is.claims(clk.Now()), nil)); err != nil {
 		t.Fatalf("new key: %v", err)
 	}
 }
 
+// TestJWKSRefreshUsesETagAndKeepsLastGoodSet synchronises on the cache's
+// own fetches: the issuer's counters move before its answer reaches the
+// cache, and a Verify made while a fetch is still in flight joins it
+// (single flight) instead of starting the next one.
 func TestJWKSRefreshUsesETagAndKeepsLastGoodSet(t *testing.T) {
 	clk := newClock()
 	k := newKey(t, "k", "ES256")
 	is := newIssuer(t, k)
 	is.maxAge = 60
 	v := newVerifier(t, is, clk, nil)
+	fetched := verifier.JWKSFetches(v)
 	ctx := context.Background()
+	verify := func(when string) {
+		t.Helper()
+		if _, err := v.Verify(ctx, k.sign(t, is.claims(clk.Now()), nil)); err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+	}
 
+	// Past max-age a Verify starts a conditional refresh: 304, set kept.
 	clk.Advance(61 * time.Second)
-	_, _ = v.Verify(ctx, k.sign(t, is.claims(clk.Now()), nil))
-	waitFor(t, 2*time.Second, "conditional refresh", func() bool { return is.jwksNotModified.Load() == 1 })
+	verify("stale set")
+	if err := nextFetch(t, fetched); err != nil {
+		t.Fatalf("conditional refresh: %v", err)
+	}
+	if f, nm := is.jwksFetches.Load(), is.jwksNotModified.Load(); f != 2 || nm != 1 {
+		t.Fatalf("fetches %d, 304s %d: want 2 and 1", f, nm)
+	}
 
-	// The issuer fails: the cached set keeps working.
+	// The issuer fails: the refresh fails and the cached set keeps working.
 	is.mu.Lock()
 	is.jwksStatus = http.StatusInternalServerError
 	is.mu.Unlock()
 	clk.Advance(61 * time.Second)
-	_, _ = v.Verify(ctx, k.sign(t, is.claims(clk.Now()), nil))
-	waitFor(t, 2*time.Second, "failed refresh", func() bool { return is.jwksFetches.Load() == 3 })
-	if _, err := v.Verify(ctx, k.sign(t, is.claims(clk.Now()), nil)); err != nil {
-		t.Fatalf("after a failed refresh: %v", err)
+	verify("stale set, issuer failing")
+	if err := nextFetch(t, fetched); err == nil {
+		t.Fatal("refresh from a failing issuer succeeded")
 	}
-	// A failed refresh is retried only after MinRefreshInterval.
-	time.Sleep(50 * time.Millisecond)
 	if n := is.jwksFetches.Load(); n != 3 {
-		t.Fatalf("fetches right after a failure = %d, want 3", n)
+		t.Fatalf("fetches = %d, want 3", n)
+	}
+	verify("after a failed refresh")
+
+	// A failed refresh is retried only after MinRefreshInterval: a Verify
+	// just before it starts no fetch, one at it does.
+	clk.Advance(verifier.DefaultMinRefreshInterval - time.Second)
+	verify("within the retry interval")
+	if n := verifier.JWKSFetchesStarted(v); n != 3 {
+		t.Fatalf("fetches started within the retry interval = %d, want 3", n)
+	}
+	clk.Advance(time.Second)
+	verify("at the retry time")
+	if err := nextFetch(t, fetched); err == nil {
+		t.Fatal("retry from a failing issuer succeeded")
+	}
+	if n := is.jwksFetches.Load(); n != 4 {
+		t.Fatalf("fetches after the retry interval = %d, want 4", n)
 	}
 }
 

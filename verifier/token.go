@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -19,6 +20,7 @@ type header struct {
 	Kid  string          `json:"kid"`
 	Typ  string          `json:"typ"`
 	Crit json.RawMessage `json:"crit"`
+	B64  json.RawMessage `json:"b64"`
 }
 
 // wireClaims is the JSON payload of an RFC 9068 access token.
@@ -88,12 +90,28 @@ func (v *Verifier) verifyToken(ctx context.Context, token string, now time.Time)
 	if len(token) > maxTokenSize {
 		return nil, invalid("token longer than %d bytes", maxTokenSize)
 	}
-	encHeader, rest, ok := strings.Cut(token, ".")
-	if !ok || strings.Count(rest, ".") != 1 {
+	// RFC 7515 §7.1: exactly three dot-separated parts.
+	encHeader, rest, ok1 := strings.Cut(token, ".")
+	encPayload, encSig, ok2 := strings.Cut(rest, ".")
+	if !ok1 || !ok2 || strings.Contains(encSig, ".") {
 		return nil, invalid("not a compact JWS")
 	}
+	// Every segment is decoded strictly and exactly once, before any key
+	// lookup, so a malformed token never causes a JWKS refresh.
+	rawHeader, err := decodeSegment(encHeader)
+	if err != nil {
+		return nil, invalid("header: %v", err)
+	}
+	payload, err := decodeSegment(encPayload)
+	if err != nil {
+		return nil, invalid("payload: %v", err)
+	}
+	sig, err := decodeSegment(encSig)
+	if err != nil {
+		return nil, invalid("signature: %v", err)
+	}
 	var h header
-	if err := decodeSegment(encHeader, &h); err != nil {
+	if err := json.Unmarshal(rawHeader, &h); err != nil {
 		return nil, invalid("header: %v", err)
 	}
 	// RFC 9068 §4: the resource server MUST verify that typ is at+jwt or
@@ -106,6 +124,11 @@ func (v *Verifier) verifyToken(ctx context.Context, token string, now time.Time)
 	// rejected; we understand none.
 	if len(h.Crit) != 0 {
 		return nil, invalid("crit header not supported")
+	}
+	// RFC 7797 unencoded payloads (b64) change what is signed; we never
+	// issue them.
+	if len(h.B64) != 0 {
+		return nil, invalid("b64 header not supported")
 	}
 	if _, ok := algorithms[h.Alg]; !ok {
 		return nil, invalid("alg %q not accepted", h.Alg)
@@ -121,8 +144,13 @@ func (v *Verifier) verifyToken(ctx context.Context, token string, now time.Time)
 	if h.Alg != key.algName {
 		return nil, invalid("alg %q does not match key %q (%s)", h.Alg, h.Kid, key.algName)
 	}
-	payload, err := jws.VerifyCompactFast(key.public, []byte(token), key.alg)
+	// The signature is checked over the signing input as received
+	// (RFC 7515 §5.2 step 8) with the key's pinned algorithm.
+	sv, err := jws.VerifierFor(key.alg)
 	if err != nil {
+		return nil, invalid("alg %q: %v", key.algName, err)
+	}
+	if err := sv.Verify(key.public, []byte(token[:len(encHeader)+1+len(encPayload)]), sig); err != nil {
 		return nil, invalid("signature: %v", err)
 	}
 	var wc wireClaims
@@ -184,11 +212,24 @@ func (v *Verifier) checkClaims(wc *wireClaims, now time.Time) (*Claims, error) {
 	return c, nil
 }
 
-// decodeSegment decodes one unpadded base64url JWS segment as JSON.
-func decodeSegment(seg string, v any) error {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(seg)
-	if err != nil {
-		return fmt.Errorf("base64url: %v", err)
+// b64url decodes JWS segments: base64url without padding, refusing
+// non-zero unused trailing bits (Strict) so that each byte string has
+// exactly one accepted encoding.
+var b64url = base64.RawURLEncoding.Strict()
+
+// decodeSegment decodes one JWS segment. RFC 7515 §2 defines Base64url
+// Encoding as the URL- and filename-safe alphabet with all trailing '='
+// omitted and no line breaks, whitespace or other additional characters,
+// and §7.1 builds the compact serialization from it: '+', '/', '=', any
+// whitespace and non-canonical trailing bits are refused. encoding/base64
+// skips CR and LF even in strict mode, so those are refused first.
+func decodeSegment(seg string) ([]byte, error) {
+	if strings.ContainsAny(seg, "\r\n") {
+		return nil, errors.New("base64url: line break")
 	}
-	return json.Unmarshal(b, v)
+	b, err := b64url.DecodeString(seg)
+	if err != nil {
+		return nil, fmt.Errorf("base64url: %w", err)
+	}
+	return b, nil
 }
