@@ -84,9 +84,6 @@ type backends struct {
 	keys        store.KeyStore
 	// ready checks every dependency for /readyz.
 	ready []func(context.Context) error
-	// reseed copies the durable revocations into the Redis cache; nil when
-	// there is no cache.
-	reseed func(context.Context) error
 	// log is the durable revocation log the relay follows; lifetimes the
 	// recorded access-token lifetimes (both PostgreSQL; nil embedded).
 	log       store.RevocationLog
@@ -180,6 +177,5 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 	b.feed, b.local = feed, feed
 	b.throttle = tiered.NewThrottle(rd, local, logger)
 	b.ready = append(b.ready, rd.Ping)
-	b.reseed = func(ctx context.Context) error { return revs.Reseed(ctx, now()) }
 	return b, nil
 }

@@ -314,8 +314,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 			logger.Error("key manager stopped", "err", err)
 		}
 	})
-	if b.reseed != nil {
-		wg.Go(func() { reseedOnResync(runCtx, b, logger) })
+	if b.tiered != nil {
+		wg.Go(func() {
+			sessions.RunReseed(runCtx, sessions.ReseedConfig{Cache: b.tiered, Feed: b.feed, Now: now, Logger: logger})
+		})
 	}
 	if relay != nil {
 		wg.Go(func() { relay.Run(runCtx) })
@@ -359,83 +361,6 @@ func clientCacheTTL(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
-}
-
-// reseedOnResync keeps the Redis revocation cache complete: it copies the
-// durable record into Redis on start, whenever the feed reconnects (a Redis
-// restart may have lost entries), as soon as the tiered store reports that
-// the cache was found emptied or a cache write failed (ReseedNeeded), and
-// every reseedInterval as a backstop; each time retrying with backoff until
-// it succeeds. Until a reseed succeeds the tiered store answers from
-// PostgreSQL (the cache's marker says so on every read), so correctness
-// never waits on this loop. Every probeInterval it also reads the marker,
-// for the resource servers that snapshot Redis directly: they get no
-// snapshot until the cache is reseeded, and this process may see no
-// denylist read that would notice the loss.
-func reseedOnResync(ctx context.Context, b *backends, logger *slog.Logger) {
-	const reseedInterval, probeInterval = time.Minute, 5 * time.Second
-	var needed <-chan struct{} // nil (never ready) without a signalling store
-	probe := func(context.Context) error { return nil }
-	if s, ok := b.revocations.(interface {
-		ReseedNeeded() <-chan struct{}
-		CheckCache(context.Context) error
-	}); ok {
-		needed, probe = s.ReseedNeeded(), s.CheckCache
-	}
-	prober := time.NewTicker(probeInterval)
-	defer prober.Stop()
-	reseed := func() {
-		for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 10*time.Second) {
-			err := b.reseed(ctx)
-			if err == nil {
-				logger.Debug("revocation cache: reseeded from PostgreSQL")
-				return
-			}
-			logger.Warn("revocation cache: reseed from PostgreSQL failed; retrying", "err", err, "in", backoff)
-			sleepCtx(ctx, backoff)
-		}
-	}
-	ticker := time.NewTicker(reseedInterval)
-	defer ticker.Stop()
-	for ctx.Err() == nil {
-		events, err := b.feed.Subscribe(ctx)
-		if err != nil {
-			logger.Warn("revocation feed: subscribe failed; retrying", "err", err)
-			reseed() // a reconnect may follow silently; do not wait for it
-			sleepCtx(ctx, 2*time.Second)
-			continue
-		}
-	recv:
-		for {
-			select {
-			case ev, ok := <-events:
-				if !ok {
-					break recv
-				}
-				if ev.Resync {
-					reseed()
-				}
-			case <-needed:
-				logger.Info("revocation cache: incomplete or missed a write; reseeding now")
-				reseed()
-			case <-prober.C:
-				// An incomplete cache signals needed; other errors (Redis
-				// down) surface through reads and the feed.
-				_ = probe(ctx)
-			case <-ticker.C:
-				reseed()
-			}
-		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
-	}
 }
 
 func randomBytes(n int) ([]byte, error) {
