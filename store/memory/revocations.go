@@ -79,6 +79,9 @@ func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time
 	if _, ok := active(store.RevokeSID, q.SID); ok {
 		return true, nil
 	}
+	if _, ok := active(store.RevokeKID, q.KID); ok {
+		return true, nil
+	}
 	// `iat` has whole-second precision (RFC 7519 §2 NumericDate), so the
 	// comparison is in whole seconds: a token issued in the same second as
 	// the revocation is revoked too.

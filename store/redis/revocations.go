@@ -76,7 +76,7 @@ func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 // validRevocation rejects entries that could never match or never expire.
 func validRevocation(r store.Revocation) error {
 	switch r.Kind {
-	case store.RevokeJTI, store.RevokeSID, store.RevokeSub:
+	case store.RevokeJTI, store.RevokeSID, store.RevokeSub, store.RevokeKID:
 	default:
 		return fmt.Errorf("unknown revocation kind %q", r.Kind)
 	}
@@ -117,10 +117,10 @@ func merge(cur, next store.Revocation) store.Revocation {
 	return out
 }
 
-// IsRevoked fetches the jti, sid and sub entries q names in one pipelined
-// round trip (plain GETs, so it works across cluster slots) and reports
-// whether one of them is unexpired at now and matches: any jti or sid entry,
-// or a sub entry with NotBefore at or after the token's iat, compared in
+// IsRevoked fetches the jti, sid, sub and kid entries q names in one
+// pipelined round trip (plain GETs, so it works across cluster slots) and
+// reports whether one of them is unexpired at now and matches: any jti, sid
+// or kid entry, or a sub entry with NotBefore at or after the token's iat, compared in
 // whole seconds as JWT NumericDate is. Errors: store.ErrUnavailable; a
 // corrupt entry.
 func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time.Time) (bool, error) {
@@ -129,7 +129,7 @@ func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time
 	for _, c := range []struct {
 		kind  store.RevocationKind
 		value string
-	}{{store.RevokeJTI, q.JTI}, {store.RevokeSID, q.SID}, {store.RevokeSub, q.Sub}} {
+	}{{store.RevokeJTI, q.JTI}, {store.RevokeSID, q.SID}, {store.RevokeSub, q.Sub}, {store.RevokeKID, q.KID}} {
 		if c.value != "" {
 			keys = append(keys, s.revocationKey(c.kind, c.value))
 			kinds = append(kinds, c.kind)
