@@ -51,7 +51,7 @@ type PushConfig struct {
 
 // Push is a RevocationChecker answering from an in-memory copy of the
 // issuer's denylist, kept current by a Source. Revoked costs a read lock and
-// up to three map lookups. Until the first snapshot arrives, and after the
+// up to four map lookups. Until the first snapshot arrives, and after the
 // source has been disconnected for longer than MaxStaleness, Revoked returns
 // ErrRevocationUnavailable.
 type Push struct {
@@ -67,6 +67,13 @@ type Push struct {
 	jti map[string]time.Time // value: ExpiresAt
 	sid map[string]time.Time
 	sub map[string]subEntry
+	// kid holds the keys an emergency rotation revoked: every token they
+	// signed is refused, whatever the JWKS still says.
+	kid map[string]time.Time
+	// kidListeners are told about each newly revoked kid (verifiers drop
+	// the key from their JWKS cache); see onKIDRevoked.
+	kidMu        sync.Mutex
+	kidListeners []func(kid string)
 	// synced: a snapshot has been loaded at least once.
 	synced bool
 	// connected: the source is streaming and has delivered its snapshot.
@@ -103,6 +110,7 @@ func NewPush(ctx context.Context, cfg PushConfig) (*Push, error) {
 		jti:           map[string]time.Time{},
 		sid:           map[string]time.Time{},
 		sub:           map[string]subEntry{},
+		kid:           map[string]time.Time{},
 		ready:         make(chan struct{}),
 		done:          make(chan struct{}),
 	}
@@ -158,6 +166,11 @@ func (p *Push) Revoked(_ context.Context, c *Claims) (bool, error) {
 	if e, ok := p.sub[c.Subject]; ok && c.IssuedAt.Unix() <= e.notBefore {
 		return true, nil
 	}
+	if c.KeyID != "" {
+		if _, ok := p.kid[c.KeyID]; ok {
+			return true, nil
+		}
+	}
 	return false, nil
 }
 
@@ -196,7 +209,7 @@ func (p *Push) Done() <-chan struct{} { return p.done }
 func (p *Push) Len() int {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return len(p.jti) + len(p.sid) + len(p.sub)
+	return len(p.jti) + len(p.sid) + len(p.sub) + len(p.kid)
 }
 
 // run calls Source.Stream again and again with jittered exponential backoff,
@@ -263,20 +276,26 @@ func (p *Push) prune(now time.Time) {
 			delete(p.sub, k)
 		}
 	}
+	for k, exp := range p.kid {
+		if !now.Before(exp) {
+			delete(p.kid, k)
+		}
+	}
 }
 
 // addLocked merges r. For one (kind, value) the latest NotBefore and
-// ExpiresAt win, as in store.RevocationStore. p.mu must be held.
-func (p *Push) addLocked(r store.Revocation, now time.Time) {
+// ExpiresAt win, as in store.RevocationStore. newKID reports a kid
+// revocation the set did not hold yet. p.mu must be held.
+func (p *Push) addLocked(r store.Revocation, now time.Time) (newKID bool) {
 	if r.Value == "" {
-		return
+		return false
 	}
 	exp := r.ExpiresAt
 	if exp.IsZero() {
 		exp = now.Add(unboundedEntryLifetime)
 	}
 	if !now.Before(exp) {
-		return // matches no token that could still be valid
+		return false // matches no token that could still be valid
 	}
 	switch r.Kind {
 	case store.RevokeJTI:
@@ -294,9 +313,16 @@ func (p *Push) addLocked(r store.Revocation, now time.Time) {
 			e.expiresAt = exp
 		}
 		p.sub[r.Value] = e
+	case store.RevokeKID:
+		old, ok := p.kid[r.Value]
+		if !ok || exp.After(old) {
+			p.kid[r.Value] = exp
+		}
+		return !ok
 	default:
 		p.logger.Warn("verifier: revocation of unknown kind ignored", "kind", r.Kind)
 	}
+	return false
 }
 
 // pushSink is the Sink of one Stream call.
@@ -312,13 +338,17 @@ type pushSink struct {
 func (s *pushSink) Snapshot(rs []store.Revocation) {
 	p := s.p
 	now := p.now()
+	var kids []string
 	p.mu.Lock()
 	for _, r := range rs {
-		p.addLocked(r, now)
+		if p.addLocked(r, now) {
+			kids = append(kids, r.Value)
+		}
 	}
 	p.synced, p.connected, p.lastAlive = true, true, now
-	n := len(p.jti) + len(p.sid) + len(p.sub)
+	n := len(p.jti) + len(p.sid) + len(p.sub) + len(p.kid)
 	p.mu.Unlock()
+	p.notifyKIDs(kids)
 	s.synced = true
 	p.readyOnce.Do(func() { close(p.ready) })
 	p.logger.Info("verifier: revocation snapshot loaded", "received", len(rs), "held", n)
@@ -328,9 +358,12 @@ func (s *pushSink) Revoke(r store.Revocation) {
 	p := s.p
 	now := p.now()
 	p.mu.Lock()
-	p.addLocked(r, now)
+	newKID := p.addLocked(r, now)
 	p.lastAlive = now
 	p.mu.Unlock()
+	if newKID {
+		p.notifyKIDs([]string{r.Value})
+	}
 }
 
 func (s *pushSink) Heartbeat() {
