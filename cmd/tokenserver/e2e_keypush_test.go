@@ -30,13 +30,17 @@ func (rs *resourceServer) awaitRejection(t *testing.T, accessToken string, since
 // the unpublished key by kid, so resource servers that verify locally
 // (example-resource-server, over SSE and over Redis pub/sub) refuse its
 // tokens as soon as the revocation feed delivers the entry, not when their
-// cached JWKS expires; /introspect refuses them too, and tokens of the new
-// key are accepted everywhere.
+// cached JWKS expires; /introspect refuses them too (and so does a resource
+// server in introspection mode), and tokens of the new key are accepted
+// everywhere.
 func TestEmergencyRotationReachesResourceServers(t *testing.T) {
 	r := newRevocationSetup(t)
 	modes := map[string][]string{
 		"sse":   {"--revocation", "sse", "--client-id", "app", "--client-secret", r.secret},
 		"redis": {"--revocation", "redis", "--redis-url", r.env["REDIS_URL"], "--redis-prefix", r.env["TOKENSERVER_REDIS_PREFIX"]},
+		// The server refuses the key's tokens; the resource server's cache
+		// of active answers (5 s by default) bounds the delay.
+		"introspect": {"--revocation", "introspect", "--client-id", "app", "--client-secret", r.secret},
 	}
 	servers := map[string]*resourceServer{}
 	for mode, args := range modes {
