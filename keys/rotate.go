@@ -182,21 +182,35 @@ func (m *Manager) Rotate(ctx context.Context) error {
 // servers that have not fetched it yet refetch on the unknown kid); a fresh
 // next key is created. Other instances follow on their next Reload.
 func (m *Manager) RotateNow(ctx context.Context) error {
+	_, err := m.RotateNowKIDs(ctx)
+	return err
+}
+
+// RotateNowKIDs is RotateNow, returning the IDs of the keys it unpublished
+// (the current key of every algorithm, as the store held them), so the
+// caller can tell resource servers to stop trusting them (a kid
+// revocation) instead of waiting for their cached JWKS to expire.
+func (m *Manager) RotateNowKIDs(ctx context.Context) ([]string, error) {
 	if m.store == nil {
-		return ErrStaticKeys
+		return nil, ErrStaticKeys
 	}
 	now := m.timeNow()
 	algs := algorithmsWithCurrent(m.snap.Load().view())
 	pool, err := m.pregenerate(now, algs)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	var retired []string
 	err = m.update(ctx, "emergency rotate", func(set []store.SigningKey) ([]store.SigningKey, bool, error) {
+		retired = nil // the store may run the callback again
 		set, _, err := ensureKeys(set, m.algorithms(), now, pool.fresh)
 		if err != nil {
 			return nil, false, err
 		}
 		for _, alg := range algorithmsWithCurrent(set) {
+			if ci := find(set, alg, store.KeyCurrent); ci >= 0 {
+				retired = append(retired, set[ci].ID)
+			}
 			if set, err = rotateAlg(set, alg, now, m.policy, true, pool.fresh); err != nil {
 				return nil, false, err
 			}
@@ -204,10 +218,10 @@ func (m *Manager) RotateNow(ctx context.Context) error {
 		return set, true, nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	m.log.Warn("keys: emergency rotation: previous keys unpublished", "signing_kid", signingKid(m.snap.Load()))
-	return nil
+	m.log.Warn("keys: emergency rotation: previous keys unpublished", "unpublished", retired, "signing_kid", signingKid(m.snap.Load()))
+	return retired, nil
 }
 
 // Maintain does the scheduled work once: it rotates every algorithm whose

@@ -48,7 +48,7 @@ func MergeRevocations(cur, next Revocation) Revocation {
 }
 
 // Matches reports whether the entry r, still unexpired at now, denies the
-// token q: a jti or sid entry matches its value; a sub entry matches tokens
+// token q: a jti, sid or kid entry matches its value; a sub entry matches tokens
 // of its subject issued at or before NotBefore, compared in whole seconds
 // because iat is a NumericDate (RFC 7519 §2).
 func (r Revocation) Matches(q RevocationQuery, now time.Time) bool {
@@ -60,6 +60,8 @@ func (r Revocation) Matches(q RevocationQuery, now time.Time) bool {
 		return q.JTI == r.Value
 	case RevokeSID:
 		return q.SID == r.Value
+	case RevokeKID:
+		return q.KID == r.Value
 	case RevokeSub:
 		return q.Sub == r.Value && q.IssuedAt.Unix() <= r.NotBefore.Unix()
 	}

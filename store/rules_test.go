@@ -64,6 +64,8 @@ func TestRevocationMatches(t *testing.T) {
 		{"sub issued before", sub, store.RevocationQuery{Sub: "u", IssuedAt: now.Add(-time.Hour)}, true},
 		{"sub issued the same second", sub, store.RevocationQuery{Sub: "u", IssuedAt: now.Add(400 * time.Millisecond)}, true},
 		{"sub issued a second later", sub, store.RevocationQuery{Sub: "u", IssuedAt: now.Add(time.Second)}, false},
+		{"kid", store.Revocation{Kind: store.RevokeKID, Value: "k1", ExpiresAt: exp}, store.RevocationQuery{KID: "k1", JTI: "x"}, true},
+		{"kid is not a sid", store.Revocation{Kind: store.RevokeKID, Value: "k1", ExpiresAt: exp}, store.RevocationQuery{SID: "k1"}, false},
 		{"expired", store.Revocation{Kind: store.RevokeJTI, Value: "j", ExpiresAt: now}, store.RevocationQuery{JTI: "j"}, false},
 		{"empty value", store.Revocation{Kind: store.RevokeJTI, ExpiresAt: exp}, store.RevocationQuery{}, false},
 	}

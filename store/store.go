@@ -264,6 +264,11 @@ const (
 	// RevokeSub revokes every access token of a user (`sub`) issued at or
 	// before NotBefore.
 	RevokeSub RevocationKind = "sub"
+	// RevokeKID revokes every access token whose JWS header `kid` is Value:
+	// recorded by an emergency key rotation (a leaked signing key), so that
+	// resource servers stop trusting the key at once rather than when
+	// their cached JWKS expires.
+	RevokeKID RevocationKind = "kid"
 )
 
 // Revocation is one denylist entry. JSON tags define the wire format of the
@@ -287,6 +292,8 @@ type RevocationQuery struct {
 	SID      string
 	Sub      string
 	IssuedAt time.Time
+	// KID is the `kid` of the token's JWS header.
+	KID string
 }
 
 // RevocationStore is the access-token denylist.

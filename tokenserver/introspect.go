@@ -136,6 +136,9 @@ func (s *Server) introspectAccessToken(ctx context.Context, _ store.Client, toke
 		SID:      c.SessionID,
 		Sub:      c.Subject,
 		IssuedAt: time.Unix(c.IssuedAt, 0),
+		// An emergency key rotation revokes the key's tokens by kid, so
+		// they are refused here even before this instance reloads its keys.
+		KID: headerKID(token),
 	}, now)
 	if err != nil {
 		// Never active:true when the denylist cannot be read (the tiered

@@ -2,6 +2,8 @@ package tokenserver
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
@@ -227,6 +229,12 @@ func TestIntrospectInactiveAccessToken(t *testing.T) {
 			h.revokeEntry(store.RevokeSub, aliceID, h.clock.Now().Add(999*time.Millisecond))
 			return tok.AccessToken
 		}},
+		// An emergency key rotation: the key is still published here (this
+		// instance has not reloaded), but its tokens are refused.
+		{name: "revoked by kid", prepare: func(h *harness, tok tokenJSON) string {
+			h.revokeEntry(store.RevokeKID, testHeaderKID(h.t, tok.AccessToken), time.Time{})
+			return tok.AccessToken
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -267,6 +275,14 @@ func TestIntrospectActiveAtTheBoundaries(t *testing.T) {
 			h.revokeEntry(store.RevokeSub, bobID, h.clock.Now())
 			return tok.AccessToken
 		}},
+		{name: "another key revoked", prepare: func(h *harness, tok tokenJSON) string {
+			h.revokeEntry(store.RevokeKID, "some-other-kid", time.Time{})
+			return tok.AccessToken
+		}},
+		{name: "the kid revoked as a jti", prepare: func(h *harness, tok tokenJSON) string {
+			h.revokeEntry(store.RevokeJTI, testHeaderKID(h.t, tok.AccessToken), time.Time{})
+			return tok.AccessToken
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -277,6 +293,23 @@ func TestIntrospectActiveAtTheBoundaries(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testHeaderKID decodes the kid of a compact JWS's protected header.
+func testHeaderKID(t testing.TB, token string) string {
+	t.Helper()
+	head, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hdr struct {
+		Kid string `json:"kid"`
+	}
+	if err := json.Unmarshal(raw, &hdr); err != nil || hdr.Kid == "" {
+		t.Fatalf("header %s: no kid (%v)", raw, err)
+	}
+	return hdr.Kid
 }
 
 // revokeEntry writes a denylist entry straight to the store, lasting an

@@ -92,6 +92,28 @@ func (s *Server) verifyAccessToken(token string) (claims accessTokenClaims, ok b
 	return claims, true
 }
 
+// headerKID returns the `kid` of token's protected header, or "" when it
+// cannot be read. Call it only on a token keys.Manager.Verify accepted: the
+// header is then well-formed and covered by our signature. The member name
+// is matched exactly (a map, since encoding/json matches struct fields
+// case-insensitively), as keys does.
+func headerKID(token string) string {
+	h, _, _ := strings.Cut(token, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(h)
+	if err != nil {
+		return ""
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(raw, &members) != nil {
+		return ""
+	}
+	var kid string
+	if json.Unmarshal(members["kid"], &kid) != nil {
+		return ""
+	}
+	return kid
+}
+
 // expired reports whether exp has passed at now. RFC 7519 §4.1.4: the
 // current time MUST be before exp; NumericDate is whole seconds.
 func (c *accessTokenClaims) expired(now time.Time) bool {

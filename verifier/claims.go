@@ -24,6 +24,10 @@ type Claims struct {
 	// SID is the session (refresh-token family) the token was issued from.
 	SID      string
 	Username string
+	// KeyID is the `kid` of the token's JWS header: the issuer key that
+	// signed it. A revocation by kid (an emergency key rotation) refuses
+	// every token of that key.
+	KeyID string
 }
 
 // HasScope reports whether s is one of the token's scope tokens. It does not

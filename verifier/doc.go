@@ -17,5 +17,8 @@
 // Revocation is optional (Config.Revocation): Push keeps an in-memory copy
 // of the issuer's denylist fed by server-sent events or a store.RevocationFeed
 // (Redis pub/sub), Introspection asks the issuer (RFC 7662) with a short
-// cache, and nil trusts a token until it expires.
+// cache, and nil trusts a token until it expires. A Push also holds
+// revocations by signing key (`kid`, recorded by an emergency key rotation
+// on the issuer): it refuses every token of the key, and a Verifier using it
+// drops the key from its JWKS cache and refetches the JWKS at once.
 package verifier

@@ -51,7 +51,7 @@ type PushConfig struct {
 
 // Push is a RevocationChecker answering from an in-memory copy of the
 // issuer's denylist, kept current by a Source. Revoked costs a read lock and
-// up to three map lookups. Until the first snapshot arrives, and after the
+// up to four map lookups. Until the first snapshot arrives, and after the
 // source has been disconnected for longer than MaxStaleness, Revoked returns
 // ErrRevocationUnavailable.
 type Push struct {
@@ -63,10 +63,16 @@ type Push struct {
 	now           func() time.Time
 	logger        *slog.Logger
 
-	mu  sync.RWMutex
-	jti map[string]time.Time // value: ExpiresAt
-	sid map[string]time.Time
-	sub map[string]subEntry
+	mu sync.RWMutex
+	// entries is the denylist, merged and matched by the rules every copy
+	// of it shares (store.MergeRevocations, store.Revocation.Matches). kid
+	// entries (keys an emergency rotation revoked) refuse every token the
+	// key signed, whatever the JWKS still says.
+	entries map[entryKey]store.Revocation
+	// kidListeners are told about each newly revoked kid (verifiers drop
+	// the key from their JWKS cache); see onKIDRevoked.
+	kidMu        sync.Mutex
+	kidListeners []func(kid string)
 	// synced: a snapshot has been loaded at least once.
 	synced bool
 	// connected: the source is streaming and has delivered its snapshot.
@@ -81,9 +87,11 @@ type Push struct {
 	done      chan struct{}
 }
 
-type subEntry struct {
-	notBefore int64 // unix seconds: tokens with iat <= notBefore are revoked
-	expiresAt time.Time
+// entryKey identifies a denylist entry: later revocations of the same key
+// merge into it.
+type entryKey struct {
+	kind  store.RevocationKind
+	value string
 }
 
 // NewPush starts listening to cfg.Source in the background until ctx ends
@@ -100,9 +108,7 @@ func NewPush(ctx context.Context, cfg PushConfig) (*Push, error) {
 		pruneInterval: cfg.PruneInterval,
 		now:           cfg.Now,
 		logger:        cfg.Logger,
-		jti:           map[string]time.Time{},
-		sid:           map[string]time.Time{},
-		sub:           map[string]subEntry{},
+		entries:       map[entryKey]store.Revocation{},
 		ready:         make(chan struct{}),
 		done:          make(chan struct{}),
 	}
@@ -147,16 +153,15 @@ func (p *Push) Revoked(_ context.Context, c *Claims) (bool, error) {
 			}
 		}
 	}
-	if _, ok := p.jti[c.JTI]; ok {
-		return true, nil
-	}
-	if c.SID != "" {
-		if _, ok := p.sid[c.SID]; ok {
+	q := store.RevocationQuery{JTI: c.JTI, SID: c.SID, Sub: c.Subject, KID: c.KeyID, IssuedAt: c.IssuedAt}
+	now := p.now()
+	for _, k := range [...]entryKey{{store.RevokeJTI, c.JTI}, {store.RevokeSID, c.SID}, {store.RevokeSub, c.Subject}, {store.RevokeKID, c.KeyID}} {
+		if k.value == "" {
+			continue
+		}
+		if e, ok := p.entries[k]; ok && e.Matches(q, now) {
 			return true, nil
 		}
-	}
-	if e, ok := p.sub[c.Subject]; ok && c.IssuedAt.Unix() <= e.notBefore {
-		return true, nil
 	}
 	return false, nil
 }
@@ -196,7 +201,7 @@ func (p *Push) Done() <-chan struct{} { return p.done }
 func (p *Push) Len() int {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	return len(p.jti) + len(p.sid) + len(p.sub)
+	return len(p.entries)
 }
 
 // run calls Source.Stream again and again with jittered exponential backoff,
@@ -248,55 +253,41 @@ func (p *Push) pruneLoop(ctx context.Context) {
 func (p *Push) prune(now time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for k, exp := range p.jti {
-		if !now.Before(exp) {
-			delete(p.jti, k)
-		}
-	}
-	for k, exp := range p.sid {
-		if !now.Before(exp) {
-			delete(p.sid, k)
-		}
-	}
-	for k, e := range p.sub {
-		if !now.Before(e.expiresAt) {
-			delete(p.sub, k)
+	for k, e := range p.entries {
+		if !now.Before(e.ExpiresAt) {
+			delete(p.entries, k)
 		}
 	}
 }
 
 // addLocked merges r. For one (kind, value) the latest NotBefore and
-// ExpiresAt win, as in store.RevocationStore. p.mu must be held.
-func (p *Push) addLocked(r store.Revocation, now time.Time) {
+// ExpiresAt win, as in store.RevocationStore. newKID reports a kid
+// revocation the set did not hold yet. p.mu must be held.
+func (p *Push) addLocked(r store.Revocation, now time.Time) (newKID bool) {
 	if r.Value == "" {
-		return
+		return false
 	}
 	exp := r.ExpiresAt
 	if exp.IsZero() {
 		exp = now.Add(unboundedEntryLifetime)
 	}
 	if !now.Before(exp) {
-		return // matches no token that could still be valid
+		return false // matches no token that could still be valid
 	}
 	switch r.Kind {
-	case store.RevokeJTI:
-		if old, ok := p.jti[r.Value]; !ok || exp.After(old) {
-			p.jti[r.Value] = exp
-		}
-	case store.RevokeSID:
-		if old, ok := p.sid[r.Value]; !ok || exp.After(old) {
-			p.sid[r.Value] = exp
-		}
-	case store.RevokeSub:
-		e := p.sub[r.Value]
-		e.notBefore = max(e.notBefore, r.NotBefore.Unix())
-		if exp.After(e.expiresAt) {
-			e.expiresAt = exp
-		}
-		p.sub[r.Value] = e
+	case store.RevokeJTI, store.RevokeSID, store.RevokeSub, store.RevokeKID:
 	default:
 		p.logger.Warn("verifier: revocation of unknown kind ignored", "kind", r.Kind)
+		return false
 	}
+	r.ExpiresAt = exp
+	k := entryKey{r.Kind, r.Value}
+	old, ok := p.entries[k]
+	if ok {
+		r = store.MergeRevocations(old, r)
+	}
+	p.entries[k] = r
+	return r.Kind == store.RevokeKID && !ok
 }
 
 // pushSink is the Sink of one Stream call.
@@ -312,13 +303,17 @@ type pushSink struct {
 func (s *pushSink) Snapshot(rs []store.Revocation) {
 	p := s.p
 	now := p.now()
+	var kids []string
 	p.mu.Lock()
 	for _, r := range rs {
-		p.addLocked(r, now)
+		if p.addLocked(r, now) {
+			kids = append(kids, r.Value)
+		}
 	}
 	p.synced, p.connected, p.lastAlive = true, true, now
-	n := len(p.jti) + len(p.sid) + len(p.sub)
+	n := len(p.entries)
 	p.mu.Unlock()
+	p.notifyKIDs(kids)
 	s.synced = true
 	p.readyOnce.Do(func() { close(p.ready) })
 	p.logger.Info("verifier: revocation snapshot loaded", "received", len(rs), "held", n)
@@ -328,9 +323,12 @@ func (s *pushSink) Revoke(r store.Revocation) {
 	p := s.p
 	now := p.now()
 	p.mu.Lock()
-	p.addLocked(r, now)
+	newKID := p.addLocked(r, now)
 	p.lastAlive = now
 	p.mu.Unlock()
+	if newKID {
+		p.notifyKIDs([]string{r.Value})
+	}
 }
 
 func (s *pushSink) Heartbeat() {

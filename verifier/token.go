@@ -157,7 +157,12 @@ func (v *Verifier) verifyToken(ctx context.Context, token string, now time.Time)
 	if err := json.Unmarshal(payload, &wc); err != nil {
 		return nil, invalid("claims: %v", err)
 	}
-	return v.checkClaims(&wc, now)
+	c, err := v.checkClaims(&wc, now)
+	if err != nil {
+		return nil, err
+	}
+	c.KeyID = h.Kid
+	return c, nil
 }
 
 // checkClaims applies RFC 9068 §4 and RFC 7519 §4.1 to the decoded claims.

@@ -57,6 +57,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	if err := v.jwks.refresh(ctx); err != nil {
 		return nil, err
 	}
+	if n, ok := cfg.Revocation.(kidRevocationNotifier); ok {
+		n.onKIDRevoked(func(kid string) { v.jwks.forget(kid) })
+	}
 	return v, nil
 }
 

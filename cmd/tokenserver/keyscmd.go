@@ -25,7 +25,7 @@ type keysFlags struct {
 	maxAge     time.Duration
 }
 
-func openKeyManager(ctx context.Context, e env, name string, args []string, extra func(*flag.FlagSet)) (*keys.Manager, *backends, error) {
+func openKeyManager(ctx context.Context, e env, name string, args []string, extra func(*flag.FlagSet)) (*keys.Manager, *backends, keysFlags, error) {
 	var k keysFlags
 	fs := newFlagSet("keys "+name, "keys "+name+" [flags]", e.stderr)
 	k.admin.register(fs)
@@ -35,16 +35,16 @@ func openKeyManager(ctx context.Context, e env, name string, args []string, extr
 		extra(fs)
 	}
 	if err := parseFlags(fs, args, e.getenv); err != nil {
-		return nil, nil, err
+		return nil, nil, k, err
 	}
 	b, err := openAdmin(ctx, e, &k.admin)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, k, err
 	}
 	sealer, err := k.admin.store.sealer()
 	if err != nil {
 		b.Close()
-		return nil, nil, err
+		return nil, nil, k, err
 	}
 	m, err := keys.NewManager(ctx, keys.Config{
 		Store: b.keys, Sealer: sealer, Algorithm: k.signingAlg, MaxAge: k.maxAge,
@@ -52,13 +52,13 @@ func openKeyManager(ctx context.Context, e env, name string, args []string, extr
 	})
 	if err != nil {
 		b.Close()
-		return nil, nil, fmt.Errorf("signing keys: %w", err)
+		return nil, nil, k, fmt.Errorf("signing keys: %w", err)
 	}
-	return m, b, nil
+	return m, b, k, nil
 }
 
 func keysList(ctx context.Context, e env, args []string) error {
-	m, b, err := openKeyManager(ctx, e, "list", args, nil)
+	m, b, _, err := openKeyManager(ctx, e, "list", args, nil)
 	if err != nil {
 		return err
 	}
@@ -84,20 +84,36 @@ func printKeys(e env, m *keys.Manager) error {
 
 func keysRotate(ctx context.Context, e env, args []string) error {
 	var now bool
-	m, b, err := openKeyManager(ctx, e, "rotate", args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&now, "now", false, "emergency rotation (a leaked key): retire and unpublish the current key at once")
+	m, b, k, err := openKeyManager(ctx, e, "rotate", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&now, "now", false, "emergency rotation (a leaked key): retire and unpublish the current key at once, and revoke its tokens on every resource server through the revocation feed")
 	})
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	if now {
-		err = m.RotateNow(ctx)
-	} else {
-		err = m.Rotate(ctx)
+	if !now {
+		if err := m.Rotate(ctx); err != nil {
+			return fmt.Errorf("rotate: %w", err)
+		}
+		return printKeys(e, m)
 	}
+	kids, err := m.RotateNowKIDs(ctx)
 	if err != nil {
 		return fmt.Errorf("rotate: %w", err)
 	}
-	return printKeys(e, m)
+	if err := printKeys(e, m); err != nil {
+		return err
+	}
+	// Only after the rotation has committed: revoking first would refuse
+	// the tokens of a key the servers still sign with.
+	logger := newLogger(e.stderr, "warn", "text")
+	at := time.Now()
+	for _, kid := range kids {
+		if err := revokeSigningKey(ctx, b, kid, k.admin.accessTTL, k.maxAge, at, logger); err != nil {
+			return fmt.Errorf("rotate: the keys were rotated and unpublished, but resource servers were not told to stop trusting key %s "+
+				"(they will when their cached JWKS expires, within %s): %w", kid, k.maxAge, err)
+		}
+		fmt.Fprintf(e.stdout, "revoked every token of key %s on resource servers (kid revocation)\n", kid)
+	}
+	return nil
 }

@@ -41,16 +41,7 @@ func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 	key := revocationKey{r.Kind, r.Value}
 	prev, ok := s.revocations[key]
 	if ok && !expired(prev.ExpiresAt, now) {
-		// The latest NotBefore and ExpiresAt win; the first CreatedAt stays.
-		if prev.NotBefore.After(r.NotBefore) {
-			r.NotBefore = prev.NotBefore
-		}
-		if prev.ExpiresAt.After(r.ExpiresAt) {
-			r.ExpiresAt = prev.ExpiresAt
-		}
-		if !prev.CreatedAt.IsZero() && prev.CreatedAt.Before(r.CreatedAt) {
-			r.CreatedAt = prev.CreatedAt
-		}
+		r = store.MergeRevocations(prev, r)
 	}
 	if expired(r.ExpiresAt, now) {
 		delete(s.revocations, key)
@@ -110,24 +101,16 @@ func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	active := func(kind store.RevocationKind, value string) (store.Revocation, bool) {
-		if value == "" {
-			return store.Revocation{}, false
+	for _, c := range [...]struct {
+		kind  store.RevocationKind
+		value string
+	}{{store.RevokeJTI, q.JTI}, {store.RevokeSID, q.SID}, {store.RevokeSub, q.Sub}, {store.RevokeKID, q.KID}} {
+		if c.value == "" {
+			continue
 		}
-		e, ok := s.revocations[revocationKey{kind, value}]
-		return e, ok && !expired(e.ExpiresAt, now)
-	}
-	if _, ok := active(store.RevokeJTI, q.JTI); ok {
-		return true, nil
-	}
-	if _, ok := active(store.RevokeSID, q.SID); ok {
-		return true, nil
-	}
-	// `iat` has whole-second precision (RFC 7519 §2 NumericDate), so the
-	// comparison is in whole seconds: a token issued in the same second as
-	// the revocation is revoked too.
-	if e, ok := active(store.RevokeSub, q.Sub); ok && q.IssuedAt.Unix() <= e.NotBefore.Unix() {
-		return true, nil
+		if e, ok := s.revocations[revocationKey{c.kind, c.value}]; ok && e.Matches(q, now) {
+			return true, nil
+		}
 	}
 	return false, nil
 }

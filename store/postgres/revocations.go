@@ -37,7 +37,7 @@ ON CONFLICT (kind, value) DO UPDATE SET
 // costs nothing that matters and buys an exact log.
 func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 	switch r.Kind {
-	case store.RevokeJTI, store.RevokeSID, store.RevokeSub:
+	case store.RevokeJTI, store.RevokeSID, store.RevokeSub, store.RevokeKID:
 	default:
 		return fmt.Errorf("postgres: revoke: unknown kind %q", r.Kind)
 	}
@@ -55,7 +55,7 @@ func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 	return wrap("revoke", err)
 }
 
-// IsRevoked checks the token's jti, sid and sub in one indexed query. `iat`
+// IsRevoked checks the token's jti, sid, sub and kid in one indexed query. `iat`
 // has whole-second precision (RFC 7519 §2 NumericDate), so a `sub` entry
 // revokes tokens issued up to and including NotBefore's second.
 func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time.Time) (bool, error) {
@@ -63,11 +63,11 @@ func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time
 	err := s.pool.QueryRow(ctx, `
 		SELECT EXISTS (
 			SELECT 1 FROM revocations
-			 WHERE (kind, value) IN (('jti', $1), ('sid', $2), ('sub', $3))
+			 WHERE (kind, value) IN (('jti', $1), ('sid', $2), ('sub', $3), ('kid', $6))
 			   AND value <> ''
 			   AND expires_at > $4
 			   AND (kind <> 'sub' OR floor(extract(epoch FROM not_before)) >= $5))`,
-		q.JTI, q.SID, q.Sub, utc(now), q.IssuedAt.Unix(),
+		q.JTI, q.SID, q.Sub, utc(now), q.IssuedAt.Unix(), q.KID,
 	).Scan(&revoked)
 	if err != nil {
 		return false, wrap("is revoked", err)

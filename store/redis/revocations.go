@@ -76,7 +76,7 @@ func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 // validRevocation rejects entries that could never match or never expire.
 func validRevocation(r store.Revocation) error {
 	switch r.Kind {
-	case store.RevokeJTI, store.RevokeSID, store.RevokeSub:
+	case store.RevokeJTI, store.RevokeSID, store.RevokeSub, store.RevokeKID:
 	default:
 		return fmt.Errorf("unknown revocation kind %q", r.Kind)
 	}
@@ -104,34 +104,25 @@ func normalize(r store.Revocation) store.Revocation {
 
 // merge combines two entries of the same kind and value (normalized).
 func merge(cur, next store.Revocation) store.Revocation {
-	out := normalize(cur)
-	if next.NotBefore.After(out.NotBefore) {
-		out.NotBefore = next.NotBefore
-	}
-	if next.ExpiresAt.After(out.ExpiresAt) {
-		out.ExpiresAt = next.ExpiresAt
-	}
-	if out.CreatedAt.IsZero() || (!next.CreatedAt.IsZero() && next.CreatedAt.Before(out.CreatedAt)) {
-		out.CreatedAt = next.CreatedAt
-	}
-	return out
+	return store.MergeRevocations(normalize(cur), next)
 }
 
-// IsRevoked fetches the cache's marker and the jti, sid and sub entries q
-// names in one pipelined round trip (plain GETs, so it works across cluster
-// slots) and reports whether one of the entries is unexpired at now and
-// matches: any jti or sid entry, or a sub entry with NotBefore at or after
-// the token's iat, compared in whole seconds as JWT NumericDate is. Unless
-// the marker says the cache is complete (see store.RevocationSeeder) it
-// answers nothing: an emptied cache would say "not revoked". Errors:
-// store.ErrCacheIncomplete; store.ErrUnavailable; a corrupt entry.
+// IsRevoked fetches the cache's marker and the jti, sid, sub and kid
+// entries q names in one pipelined round trip (plain GETs, so it works
+// across cluster slots) and reports whether one of the entries is unexpired
+// at now and matches: any jti, sid or kid entry, or a sub entry with
+// NotBefore at or after the token's iat, compared in whole seconds as JWT
+// NumericDate is. Unless the marker says the cache is complete (see
+// store.RevocationSeeder) it answers nothing: an emptied cache would say
+// "not revoked". Errors: store.ErrCacheIncomplete; store.ErrUnavailable; a
+// corrupt entry.
 func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time.Time) (bool, error) {
 	var keys []string
 	var kinds []store.RevocationKind
 	for _, c := range []struct {
 		kind  store.RevocationKind
 		value string
-	}{{store.RevokeJTI, q.JTI}, {store.RevokeSID, q.SID}, {store.RevokeSub, q.Sub}} {
+	}{{store.RevokeJTI, q.JTI}, {store.RevokeSID, q.SID}, {store.RevokeSub, q.Sub}, {store.RevokeKID, q.KID}} {
 		if c.value != "" {
 			keys = append(keys, s.revocationKey(c.kind, c.value))
 			kinds = append(kinds, c.kind)
@@ -166,10 +157,8 @@ func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time
 		if err := json.Unmarshal(body, &r); err != nil {
 			return false, fmt.Errorf("redis: is revoked: corrupt entry %q: %w", keys[i], err)
 		}
-		if !r.ExpiresAt.After(now) {
-			continue
-		}
-		if kinds[i] != store.RevokeSub || q.IssuedAt.Unix() <= r.NotBefore.Unix() {
+		r.Kind = kinds[i] // the key says what it matches
+		if r.Matches(q, now) {
 			return true, nil
 		}
 	}

@@ -67,7 +67,7 @@ func TestRevocationStore(t *testing.T, newStore func(*testing.T) store.Revocatio
 	t.Run("Matching", func(t *testing.T) {
 		// The revoked access token: iat is whole seconds (RFC 7519 §2).
 		iat := time.Now().Truncate(time.Second).Add(-time.Minute)
-		query := store.RevocationQuery{JTI: "jti-1", SID: "sid-1", Sub: "sub-1", IssuedAt: iat}
+		query := store.RevocationQuery{JTI: "jti-1", SID: "sid-1", Sub: "sub-1", IssuedAt: iat, KID: "kid-1"}
 		sub := func(value string, notBefore time.Time) store.Revocation {
 			r := suiteRevocation(store.RevokeSub, value, suiteNow())
 			r.NotBefore = notBefore
@@ -93,7 +93,16 @@ func TestRevocationStore(t *testing.T, newStore func(*testing.T) store.Revocatio
 			{"SIDValueAsSub", suiteRevocation(store.RevokeSID, "sub-1", suiteNow()), query, false},
 			{"SubValueAsJTI", sub("jti-1", iat.Add(time.Minute)), query, false},
 			{"NoSIDInToken", suiteRevocation(store.RevokeSID, "sid-1", suiteNow()),
-				store.RevocationQuery{JTI: "jti-1", Sub: "sub-1", IssuedAt: iat}, false},
+				store.RevocationQuery{JTI: "jti-1", Sub: "sub-1", IssuedAt: iat, KID: "kid-1"}, false},
+			// A kid entry (an emergency key rotation) revokes every token
+			// the key signed, whatever its other claims.
+			{"KID", suiteRevocation(store.RevokeKID, "kid-1", suiteNow()), query, true},
+			{"KIDAlone", suiteRevocation(store.RevokeKID, "kid-1", suiteNow()), store.RevocationQuery{KID: "kid-1"}, true},
+			{"OtherKID", suiteRevocation(store.RevokeKID, "kid-2", suiteNow()), query, false},
+			{"JTIValueAsKID", suiteRevocation(store.RevokeJTI, "kid-1", suiteNow()), query, false},
+			{"KIDValueAsSub", suiteRevocation(store.RevokeKID, "sub-1", suiteNow()), query, false},
+			{"NoKIDInToken", suiteRevocation(store.RevokeKID, "kid-1", suiteNow()),
+				store.RevocationQuery{JTI: "jti-1", SID: "sid-1", Sub: "sub-1", IssuedAt: iat}, false},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -174,6 +183,7 @@ func TestRevocationStore(t *testing.T, newStore func(*testing.T) store.Revocatio
 			suiteRevocation(store.RevokeJTI, "jti-1", now),
 			suiteRevocation(store.RevokeSID, "sid-1", now),
 			sub,
+			suiteRevocation(store.RevokeKID, "kid-1", now),
 		}
 		for _, r := range want {
 			suiteRevoke(t, s, r)
@@ -202,8 +212,14 @@ func TestRevocationStore(t *testing.T, newStore func(*testing.T) store.Revocatio
 		shortSub := suiteRevocation(store.RevokeSub, "sub-short", now)
 		shortSub.NotBefore = now.Truncate(time.Second)
 		shortSub.ExpiresAt = now.Add(time.Second)
-		for _, r := range []store.Revocation{lasting, short, shortSub} {
+		shortKID := suiteRevocation(store.RevokeKID, "kid-short", now)
+		shortKID.ExpiresAt = now.Add(time.Second)
+		for _, r := range []store.Revocation{lasting, short, shortSub, shortKID} {
 			suiteRevoke(t, s, r)
+		}
+		kidQuery := store.RevocationQuery{KID: "kid-short"}
+		if !suiteIsRevoked(t, s, kidQuery) {
+			t.Fatal("short-lived kid entry not revoked before it expires")
 		}
 		subQuery := store.RevocationQuery{Sub: "sub-short", IssuedAt: now.Add(-time.Minute)}
 		if !suiteIsRevoked(t, s, store.RevocationQuery{JTI: "jti-short"}) || !suiteIsRevoked(t, s, subQuery) {
@@ -215,6 +231,9 @@ func TestRevocationStore(t *testing.T, newStore func(*testing.T) store.Revocatio
 		}
 		if suiteIsRevoked(t, s, subQuery) {
 			t.Error("sub entry still revoked after its ExpiresAt")
+		}
+		if suiteIsRevoked(t, s, kidQuery) {
+			t.Error("kid entry still revoked after its ExpiresAt")
 		}
 		if !suiteIsRevoked(t, s, store.RevocationQuery{JTI: "jti-lasting"}) {
 			t.Error("unexpired entry no longer revoked")
