@@ -26,6 +26,7 @@ type storeFlags struct {
 	dbMaxConns         int
 	dbConnectTimeout   time.Duration
 	dbStatementTimeout time.Duration
+	dbQueryTimeout     time.Duration
 	redisURL           string
 	redisPrefix        string
 	kek                string
@@ -37,6 +38,8 @@ func (f *storeFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.dbMaxConns, "db-max-conns", 20, "PostgreSQL pool size")
 	fs.DurationVar(&f.dbConnectTimeout, "db-connect-timeout", 3*time.Second, "PostgreSQL connect timeout")
 	fs.DurationVar(&f.dbStatementTimeout, "db-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
+	fs.DurationVar(&f.dbQueryTimeout, "db-query-timeout", 0,
+		"client-side deadline of each PostgreSQL call, so a frozen or unreachable database answers 503 instead of hanging; 0 = statement timeout + 1s")
 	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL (redis://, rediss://, redis+sentinel://); needed for revocation push and shared login throttling")
 	fs.StringVar(&f.redisPrefix, "redis-prefix", "tokenserver:", "prefix of every Redis key and channel")
 	fs.StringVar(&f.kek, "kek", "", "key-encryption key for signing keys at rest: 32 random bytes, base64 (required with a database)")
@@ -138,6 +141,7 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 		MaxConns:         int32(f.dbMaxConns),
 		ConnectTimeout:   f.dbConnectTimeout,
 		StatementTimeout: f.dbStatementTimeout,
+		QueryTimeout:     f.dbQueryTimeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)

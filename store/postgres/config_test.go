@@ -27,6 +27,7 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 		{"NegativeConnectTimeout", Config{URL: "postgres://localhost/db", ConnectTimeout: -time.Second}},
 		{"NegativeStatementTimeout", Config{URL: "postgres://localhost/db", StatementTimeout: -time.Second}},
 		{"SubMillisecondStatementTimeout", Config{URL: "postgres://localhost/db", StatementTimeout: time.Microsecond}},
+		{"NegativeQueryTimeout", Config{URL: "postgres://localhost/db", QueryTimeout: -time.Second}},
 		{"UnparsableURL", Config{URL: "postgres://user:" + secret + "@localhost:notaport/db"}},
 	}
 	for _, tc := range cases {
@@ -71,6 +72,31 @@ func TestOpenAppliesConfig(t *testing.T) {
 	}
 	if got, want := def.ConnConfig.RuntimeParams["statement_timeout"], fmt.Sprint(DefaultStatementTimeout.Milliseconds()); got != want {
 		t.Errorf("default statement_timeout = %q, want %q", got, want)
+	}
+}
+
+func TestQueryTimeout(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		want time.Duration
+	}{
+		{"Explicit", Config{QueryTimeout: 2 * time.Second, StatementTimeout: 5 * time.Second}, 2 * time.Second},
+		{"FromStatementTimeout", Config{StatementTimeout: 5 * time.Second}, 5*time.Second + DefaultQueryTimeoutMargin},
+		{"Defaults", Config{}, DefaultStatementTimeout + DefaultQueryTimeoutMargin},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.cfg.URL = "postgres://u@localhost/db"
+			s, err := Open(t.Context(), tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if s.pool.timeout != tc.want {
+				t.Errorf("per-call timeout = %v, want %v", s.pool.timeout, tc.want)
+			}
+		})
 	}
 }
 

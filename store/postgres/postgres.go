@@ -24,6 +24,12 @@ import (
 const (
 	DefaultConnectTimeout   = 5 * time.Second
 	DefaultStatementTimeout = 10 * time.Second
+	// DefaultQueryTimeoutMargin is how much longer than the statement
+	// timeout a call may take by default (QueryTimeout 0): time for the
+	// server's own cancellation to arrive first, so a slow but live server
+	// answers 57014 on a connection that stays usable, and the client-side
+	// deadline fires only when the server cannot answer at all.
+	DefaultQueryTimeoutMargin = time.Second
 )
 
 // Config configures Open.
@@ -40,15 +46,28 @@ type Config struct {
 	// session, so a stuck query cannot hold a connection forever; 0 means
 	// DefaultStatementTimeout.
 	StatementTimeout time.Duration
+	// QueryTimeout is the client-side deadline of every call (waiting for
+	// a pooled connection or dialling one, the round trips, reading the
+	// rows; each statement of a transaction on its own). It is what bounds
+	// a call when the server is frozen or the network drops packets
+	// without closing the connection, which statement_timeout cannot
+	// notice. When it fires the connection is closed and the call fails
+	// with store.ErrUnavailable. 0 means the statement timeout plus
+	// DefaultQueryTimeoutMargin. Migrate and the WatchKeys listener are not
+	// bounded by it (see there).
+	QueryTimeout time.Duration
 }
 
 // Store is a PostgreSQL-backed store. It is safe for concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
+	// pool puts a deadline on every call (see db).
+	pool *db
 
-	// Reconnect backoff of WatchKeys; fields so tests can shorten them.
-	watchBackoffMin time.Duration
-	watchBackoffMax time.Duration
+	// Reconnect backoff of WatchKeys and how long its connection may stay
+	// silent before it is checked; fields so tests can shorten them.
+	watchBackoffMin   time.Duration
+	watchBackoffMax   time.Duration
+	watchPingInterval time.Duration
 }
 
 var (
@@ -72,7 +91,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: open: %w", classify(err))
 	}
-	return &Store{pool: pool, watchBackoffMin: 100 * time.Millisecond, watchBackoffMax: 10 * time.Second}, nil
+	return &Store{
+		pool:              &db{pool: pool, timeout: queryTimeout(cfg)},
+		watchBackoffMin:   100 * time.Millisecond,
+		watchBackoffMax:   10 * time.Second,
+		watchPingInterval: time.Minute,
+	}, nil
 }
 
 func poolConfig(cfg Config) (*pgxpool.Config, error) {
@@ -87,6 +111,8 @@ func poolConfig(cfg Config) (*pgxpool.Config, error) {
 		return nil, errors.New("StatementTimeout must not be negative")
 	case cfg.StatementTimeout > 0 && cfg.StatementTimeout < time.Millisecond:
 		return nil, errors.New("StatementTimeout must be at least 1ms")
+	case cfg.QueryTimeout < 0:
+		return nil, errors.New("QueryTimeout must not be negative")
 	}
 	pcfg, err := pgxpool.ParseConfig(cfg.URL)
 	if err != nil {
@@ -105,6 +131,14 @@ func poolConfig(cfg Config) (*pgxpool.Config, error) {
 		pcfg.ConnConfig.RuntimeParams["application_name"] = "tokenserver"
 	}
 	return pcfg, nil
+}
+
+// queryTimeout is cfg's client-side deadline of one call.
+func queryTimeout(cfg Config) time.Duration {
+	if cfg.QueryTimeout > 0 {
+		return cfg.QueryTimeout
+	}
+	return cmp.Or(cfg.StatementTimeout, DefaultStatementTimeout) + DefaultQueryTimeoutMargin
 }
 
 // Close closes every connection of the pool. Watchers end with their ctx.

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // WatchKeys signals on the returned channel after another instance (or this
@@ -13,9 +14,11 @@ import (
 // WatchKeys returns, so any change committed afterwards is signalled.
 // Signals are coalesced (buffer of one). If the connection breaks, it
 // reconnects with exponential backoff and then signals once, because
-// changes may have been missed meanwhile. The channel is closed when ctx
-// ends. An error (wrapping store.ErrUnavailable when the server is
-// unreachable) is returned only if the first connection fails.
+// changes may have been missed meanwhile; a connection that stays silent is
+// checked every watchPingInterval, so a frozen server or a black-holed
+// network is noticed too. The channel is closed when ctx ends. An error
+// (wrapping store.ErrUnavailable when the server is unreachable) is
+// returned only if the first connection fails.
 func (s *Store) WatchKeys(ctx context.Context) (<-chan struct{}, error) {
 	conn, err := s.listen(ctx)
 	if err != nil {
@@ -32,11 +35,24 @@ func (s *Store) listen(ctx context.Context) (*pgx.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.Exec(ctx, "LISTEN "+keysChannel); err != nil {
+	// Connecting is bounded by the connect timeout; LISTEN gets the
+	// per-call deadline, so a server that froze meanwhile cannot hold
+	// WatchKeys (or a reconnect) for ever.
+	lctx, cancel := context.WithTimeout(ctx, s.pool.timeout)
+	defer cancel()
+	if _, err := conn.Exec(lctx, "LISTEN "+keysChannel); err != nil {
 		closeConn(conn)
 		return nil, err
 	}
 	return conn, nil
+}
+
+// alive checks the listening connection with a round trip bounded by the
+// per-call deadline.
+func (s *Store) alive(ctx context.Context, conn *pgx.Conn) bool {
+	ctx, cancel := context.WithTimeout(ctx, s.pool.timeout)
+	defer cancel()
+	return conn.Ping(ctx) == nil
 }
 
 func (s *Store) watch(ctx context.Context, conn *pgx.Conn, ch chan struct{}) {
@@ -48,9 +64,19 @@ func (s *Store) watch(ctx context.Context, conn *pgx.Conn, ch chan struct{}) {
 		}
 	}
 	for {
-		_, err := conn.WaitForNotification(ctx)
+		// Waiting for a notification has no deadline of its own (silence is
+		// normal), but a frozen server or a network dropping packets would
+		// be silent for ever: after watchPingInterval without traffic, a
+		// PING within the per-call deadline tells a quiet connection from a
+		// dead one. A timed-out wait leaves the connection usable.
+		wctx, cancel := context.WithTimeout(ctx, s.watchPingInterval)
+		_, err := conn.WaitForNotification(wctx)
+		cancel()
 		if err == nil {
 			signal()
+			continue
+		}
+		if ctx.Err() == nil && pgconn.Timeout(err) && !conn.IsClosed() && s.alive(ctx, conn) {
 			continue
 		}
 		closeConn(conn)

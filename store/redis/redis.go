@@ -48,7 +48,9 @@ type Config struct {
 	DialTimeout time.Duration
 	// ReadTimeout bounds waiting for a reply (and writing a command);
 	// default 1s. The denylist sits on the request path, so a slow Redis
-	// must turn into ErrUnavailable (and a fallback) quickly.
+	// must turn into ErrUnavailable (and a fallback) quickly. A whole call
+	// (waiting for a pooled connection, dialling, the retry) is bounded by
+	// twice the read timeout (twice 5s if the URL disables it).
 	ReadTimeout time.Duration
 }
 
@@ -93,8 +95,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if readTimeout <= 0 { // disabled by the URL
 		readTimeout = 5 * time.Second
 	}
+	client := goredis.NewUniversalClient(opts)
+	client.AddHook(deadlineHook{timeout: 2 * readTimeout})
 	return &Store{
-		client:           goredis.NewUniversalClient(opts),
+		client:           client,
 		prefix:           prefix,
 		readTimeout:      readTimeout,
 		channel:          prefix + "revocations",
@@ -132,6 +136,34 @@ func applyDefaults(o *goredis.UniversalOptions, cfg Config) {
 	// Honour the caller's context deadline on the socket, not only the
 	// fixed timeouts.
 	o.ContextTimeoutEnabled = true
+}
+
+// deadlineHook bounds every command and pipeline as a whole. The socket
+// timeouts bound each read and write, but a call on a frozen server (TCP up,
+// nothing answering) would otherwise wait PoolTimeout for a connection,
+// ReadTimeout for the reply, and then all of that again for go-redis's
+// retry, which retries timeouts too: seconds before the tiered store may
+// fall back. With ContextTimeoutEnabled the context deadline also shortens
+// the pool wait and the socket deadlines. Subscriptions have their own
+// bounds (see subscription).
+type deadlineHook struct{ timeout time.Duration }
+
+func (h deadlineHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+
+func (h deadlineHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		ctx, cancel := context.WithTimeout(ctx, h.timeout)
+		defer cancel()
+		return next(ctx, cmd)
+	}
+}
+
+func (h deadlineHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		ctx, cancel := context.WithTimeout(ctx, h.timeout)
+		defer cancel()
+		return next(ctx, cmds)
+	}
 }
 
 // Close releases the connections. Subscriptions end with it.
