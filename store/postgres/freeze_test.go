@@ -109,6 +109,10 @@ func everyOp(t *testing.T, s *Store) []storeOp {
 			return err
 		}},
 		{"Active", func(ctx context.Context) error { _, err := s.Active(ctx, now); return err }},
+		{"RevocationHead", func(ctx context.Context) error { _, err := s.RevocationHead(ctx); return err }},
+		{"RevocationsAfter", func(ctx context.Context) error { _, _, err := s.RevocationsAfter(ctx, 0, 10); return err }},
+		{"RecordAccessTTL", func(ctx context.Context) error { return s.RecordAccessTTL(ctx, time.Minute, now) }},
+		{"LongestAccessTTL", func(ctx context.Context) error { _, err := s.LongestAccessTTL(ctx, now); return err }},
 		{"Keys", func(ctx context.Context) error { _, err := s.Keys(ctx); return err }},
 		// Adding a key runs the advisory lock, a read, a DELETE and a batch.
 		{"UpdateKeys", func(ctx context.Context) error {

@@ -49,8 +49,9 @@ func TestFrozenServer(t *testing.T) {
 			_, err := s.Subscribe(ctx)
 			return err
 		}},
-		{"Check", func(ctx context.Context) error { _, err := s.Check(ctx, keys); return err }},
-		{"Fail", func(ctx context.Context) error { return s.Fail(ctx, keys) }}, // EVAL in a pipeline
+		{"Reserve", func(ctx context.Context) error { _, err := s.Reserve(ctx, keys); return err }}, // EVAL
+		{"Release", func(ctx context.Context) error { return s.Release(ctx, keys) }},
+		{"BeginSeed", func(ctx context.Context) error { _, err := s.BeginSeed(ctx); return err }},
 	}
 	run := func() map[string]error {
 		var mu sync.Mutex
