@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -40,8 +41,9 @@ type scenario struct {
 	sse    *pushVerifier
 	rds    *pushVerifier
 
-	mu       sync.Mutex
-	faultEnd time.Time // when the last fault ended
+	mu         sync.Mutex
+	faultBegin time.Time // when the last fault began (zero: none yet)
+	faultEnd   time.Time // when the last fault ended
 }
 
 // newScenario starts Redis and the token server on dsn (a fresh database),
@@ -90,12 +92,33 @@ func randomSecret() string {
 	return hex.EncodeToString(b)
 }
 
+// beginFault records that a fault starts now (for reports).
+func (s *scenario) beginFault() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faultBegin = time.Now()
+}
+
 // endFault records that the fault is over: verifier feeds count as healthy
 // only from now on.
 func (s *scenario) endFault() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faultEnd = time.Now()
+}
+
+// phase says where at lies relative to the last fault, for reports.
+func (s *scenario) phase(at time.Time) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.faultBegin.IsZero() || at.Before(s.faultBegin):
+		return "before the fault"
+	case s.faultEnd.Before(s.faultBegin) || at.Before(s.faultEnd):
+		return fmt.Sprintf("%v into the fault", at.Sub(s.faultBegin).Round(time.Millisecond))
+	default:
+		return fmt.Sprintf("%v after the fault ended", at.Sub(s.faultEnd).Round(time.Millisecond))
+	}
 }
 
 func (s *scenario) lastFaultEnd() time.Time {
@@ -145,12 +168,19 @@ func (s *scenario) revokeToken(tr tokenResult, hint, how string, bound time.Dura
 	}
 }
 
-// denylistKeys counts the revocation entries in Redis.
-func (s *scenario) denylistKeys() (int, error) {
+// denylistKeys lists the revocation entries in Redis.
+func (s *scenario) denylistKeys() ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	keys, err := s.rdb.Keys(ctx, s.prefix+"rev:*").Result()
-	return len(keys), err
+	return s.rdb.Keys(ctx, s.prefix+"rev:*").Result()
+}
+
+// allInRedis reports whether every key exists in Redis.
+func (s *scenario) allInRedis(keys []string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	n, err := s.rdb.Exists(ctx, keys...).Result()
+	return err == nil && int(n) == len(keys)
 }
 
 // flushAll runs FLUSHALL on the scenario's Redis.

@@ -30,8 +30,8 @@ func (s *scenario) checkInvariants(from time.Time) {
 	t.Helper()
 	s.checkRecovery()
 	s.checkRevokedRejected()
-	for _, v := range s.led.violationsSnapshot() {
-		t.Errorf("during the scenario: %s", v)
+	for _, v := range s.led.violationsReport() {
+		t.Errorf("under load: %s", v)
 	}
 	s.checkResponses(from)
 }

@@ -36,10 +36,20 @@ type ledger struct {
 	calls      []call
 	revoked    []revokedToken
 	refreshed  map[string]int // refresh token → successful refreshes with it
-	violations []string
+	violations map[string]*violation
+	order      []string // violation kinds in the order first seen
 }
 
-func newLedger() *ledger { return &ledger{refreshed: map[string]int{}} }
+// violation is one kind of broken promise seen under load: how often, and
+// the first instance's details.
+type violation struct {
+	count int
+	first string
+}
+
+func newLedger() *ledger {
+	return &ledger{refreshed: map[string]int{}, violations: map[string]*violation{}}
+}
 
 func (l *ledger) record(c call) {
 	l.mu.Lock()
@@ -47,10 +57,18 @@ func (l *ledger) record(c call) {
 	l.calls = append(l.calls, c)
 }
 
-func (l *ledger) violate(format string, args ...any) {
+// violate records a broken promise of the given kind; details say which
+// instance (counted, first one kept).
+func (l *ledger) violate(kind, format string, args ...any) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.violations = append(l.violations, fmt.Sprintf(format, args...))
+	v := l.violations[kind]
+	if v == nil {
+		v = &violation{first: fmt.Sprintf(format, args...)}
+		l.violations[kind] = v
+		l.order = append(l.order, kind)
+	}
+	v.count++
 }
 
 // refreshSucceeded counts a 200 to a refresh with rt; a second one means
@@ -61,7 +79,7 @@ func (l *ledger) refreshSucceeded(rt string) {
 	n := l.refreshed[rt]
 	l.mu.Unlock()
 	if n > 1 {
-		l.violate("family duplicated: one refresh token succeeded %d times", n)
+		l.violate("family duplicated: one refresh token succeeded twice", "%d successes", n)
 	}
 }
 
@@ -91,8 +109,14 @@ func (l *ledger) callsSince(t time.Time) []call {
 	return out
 }
 
-func (l *ledger) violationsSnapshot() []string {
+// violationsReport returns one line per kind of violation.
+func (l *ledger) violationsReport() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]string(nil), l.violations...)
+	var out []string
+	for _, kind := range l.order {
+		v := l.violations[kind]
+		out = append(out, fmt.Sprintf("%s: %d time(s), first: %s", kind, v.count, v.first))
+	}
+	return out
 }

@@ -30,7 +30,7 @@ func TestPasswordChangeRacesLogins(t *testing.T) {
 		oldPW, newPW := fmt.Sprintf("%s%d", racerPrefix, round), fmt.Sprintf("%s%d", racerPrefix, round+1)
 		raceLogins(s, round, oldPW, "user set-password", func() {
 			mustCLI(t, s.env, newPW+"\n", "user", "set-password", racerUser)
-		})
+		}, nil)
 	}
 	s.checkInvariants(from)
 }
@@ -43,18 +43,21 @@ func TestDisableRacesLogins(t *testing.T) {
 	const pw = racerPrefix + "fixed"
 	mustCLI(t, s.env, pw+"\n", "user", "add", racerUser)
 	for round := range raceRounds {
+		// Checked after enable: while the user is disabled every refresh
+		// fails anyway, which would hide a session the disable missed.
 		raceLogins(s, round, pw, "user disable", func() {
 			mustCLI(t, s.env, "", "user", "disable", racerUser)
+		}, func() {
+			mustCLI(t, s.env, "", "user", "enable", racerUser)
 		})
-		mustCLI(t, s.env, "", "user", "enable", racerUser)
 	}
 	s.checkInvariants(from)
 }
 
 // raceLogins runs raceLoggers goroutines logging in as the racer with pw
-// until change (an admin command) has returned, then checks that every
-// token they obtained is dead.
-func raceLogins(s *scenario, round int, pw, what string, change func()) {
+// until change (an admin command) has returned, runs after (if any), then
+// checks that every token they obtained is dead.
+func raceLogins(s *scenario, round int, pw, what string, change, after func()) {
 	t := s.t
 	t.Helper()
 	var (
@@ -91,6 +94,9 @@ func raceLogins(s *scenario, round int, pw, what string, change func()) {
 	close(stop)
 	wg.Wait()
 	t.Logf("round %d: %d tokens before %s began, %d while it ran or just after", round, before, what, len(tokens)-before)
+	if after != nil {
+		after()
+	}
 
 	for i, tr := range tokens {
 		how := fmt.Sprintf("round %d, login %d: obtained with credentials that %s ended", round, i, what)

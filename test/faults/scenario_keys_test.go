@@ -9,8 +9,8 @@ import (
 
 // TestKeysRotateNow: an emergency rotation (a leaked key) under load. The
 // old key's tokens stop being accepted by /introspect and by both verifiers
-// — before any token signed by the new key has made a verifier refetch the
-// JWKS — and the new key's tokens are accepted.
+// (checked before any token signed by the new key has made a verifier
+// refetch the JWKS), and the new key's tokens are accepted.
 func TestKeysRotateNow(t *testing.T) {
 	s := newScenario(t, storetest.StartPostgres(t))
 	from := time.Now()
@@ -21,8 +21,9 @@ func TestKeysRotateNow(t *testing.T) {
 			t.Fatalf("%s does not accept a fresh token: %v", pv.name, err)
 		}
 	}
-	l := startLoad(s)
+	l := startLoad(s, loadOptions{})
 	l.waitOps(20, time.Minute)
+	s.beginFault()
 	mustCLI(t, s.env, "", "keys", "rotate", "--now")
 	rotated := time.Now()
 	s.endFault()
@@ -35,14 +36,13 @@ func TestKeysRotateNow(t *testing.T) {
 	} else {
 		t.Errorf("/introspect still accepts a token of the key unpublished by keys rotate --now %v later", feedBound)
 	}
-	for _, pv := range []*pushVerifier{s.sse, s.rds} {
-		if waitUntil(feedBound, func() bool { ok, _ := pv.accepts(old.AccessToken); return !ok }) {
-			_, err := pv.accepts(old.AccessToken)
-			t.Logf("figure: %s rejects the old key's token %v after keys rotate --now (%v)", pv.name, time.Since(rotated).Round(time.Millisecond), err)
-		} else {
-			t.Errorf("%s still accepts a token of the key unpublished by keys rotate --now %v later", pv.name, time.Since(rotated).Round(time.Second))
-		}
-	}
+	l.waitOps(20, time.Minute)
+	l.halt()
+	// The verifiers must reject the old key's tokens before any token of
+	// the new key makes them refetch the JWKS: checkInvariants presents no
+	// new token to them.
+	s.checkInvariants(from)
+
 	fresh := s.login(victimUser, victimPass)
 	for _, pv := range []*pushVerifier{s.sse, s.rds} {
 		if !waitUntil(feedBound, func() bool { ok, _ := pv.accepts(fresh.AccessToken); return ok }) {
@@ -50,7 +50,4 @@ func TestKeysRotateNow(t *testing.T) {
 			t.Errorf("%s does not accept a token of the new key within %v: %v", pv.name, feedBound, err)
 		}
 	}
-	l.waitOps(20, time.Minute)
-	l.halt()
-	s.checkInvariants(from)
 }

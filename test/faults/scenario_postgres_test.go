@@ -48,8 +48,9 @@ func TestPostgresStopped(t *testing.T) {
 	s.revokeToken(victim, "refresh_token", "session revoked before PostgreSQL stopped", feedBound)
 	held := s.login(loadUser, loadPassword)
 
-	l := startLoad(s)
+	l := startLoad(s, loadOptions{})
 	l.waitOps(20, time.Minute)
+	s.beginFault()
 	pg.stop(t)
 	stopped := time.Now()
 	expect503(t, "refresh", s.api.refresh(held.RefreshToken).result)
@@ -84,8 +85,9 @@ func TestPostgresFrozen(t *testing.T) {
 	s.revokeToken(victim, "refresh_token", "session revoked before PostgreSQL froze", feedBound)
 	held := s.login(loadUser, loadPassword)
 
-	l := startLoad(s)
+	l := startLoad(s, loadOptions{})
 	l.waitOps(20, time.Minute)
+	s.beginFault()
 	pg.freeze(t)
 	frozen := time.Now()
 
