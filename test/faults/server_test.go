@@ -74,7 +74,7 @@ func startTokenServer(t *testing.T, env []string, base string) *tokenServer {
 			<-s.exited
 		}
 		if t.Failed() {
-			t.Logf("tokenserver log (tail):\n%s", s.logTail(60))
+			t.Logf("tokenserver log, warnings and errors:\n%s\ntokenserver log, tail:\n%s", s.logGrep(40, "level=WARN", "level=ERROR"), s.logTail(20))
 		}
 	})
 	deadline := time.Now().Add(60 * time.Second)
@@ -109,6 +109,24 @@ func (s *tokenServer) logTail(n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// logGrep returns the last n log lines containing any of words.
+func (s *tokenServer) logGrep(n int, words ...string) string {
+	b, _ := os.ReadFile(s.logPath)
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, w := range words {
+			if strings.Contains(line, w) {
+				out = append(out, line)
+				break
+			}
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return strings.Join(out, "\n")
 }
 
 // runCLI runs one admin command of the same binary on the same environment,
