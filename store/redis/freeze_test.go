@@ -28,6 +28,7 @@ func TestFrozenServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
+	markReady(t, s)
 
 	keys := []store.ThrottleKey{{Key: "k", Limit: 3, Window: time.Minute}}
 	r := store.Revocation{Kind: store.RevokeJTI, Value: "x", ExpiresAt: time.Now().Add(time.Hour)}
