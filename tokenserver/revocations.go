@@ -10,7 +10,6 @@ import (
 	"github.com/tokenserver/tokenserver/store/feedwire"
 )
 
-
 // handleRevocations serves the active denylist for resource servers that
 // poll or bootstrap (GET /revocations).
 func (s *Server) handleRevocations(w http.ResponseWriter, r *http.Request) error {

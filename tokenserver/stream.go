@@ -126,7 +126,6 @@ func (s *Server) feedHealthy() bool {
 	return !ok || h.Healthy()
 }
 
-
 func (s *Server) sendSnapshot(ctx context.Context, sw *sseWriter) error {
 	body, err := s.activeRevocationsJSON(ctx, s.now())
 	if err != nil {

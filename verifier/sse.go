@@ -159,7 +159,6 @@ func (s *SSE) connect(ctx context.Context) (*http.Response, error) {
 	return resp, nil
 }
 
-
 // dispatch hands one event to sink. A malformed snapshot or revoke ends the
 // stream: the reconnect's snapshot repairs whatever was missed.
 func dispatch(sink Sink, event string, data []byte) error {
