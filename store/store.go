@@ -271,19 +271,20 @@ const (
 	RevokeKID RevocationKind = "kid"
 )
 
-// Revocation is one denylist entry. JSON tags define the wire format of the
-// revocation feed (Redis pub/sub and the server-sent-events stream).
+// Revocation is one denylist entry. It is the persistence type and has no
+// JSON form of its own: the feed's wire format is package store/feedwire,
+// and each backend that serialises entries owns its encoding.
 type Revocation struct {
-	Kind  RevocationKind `json:"kind"`
-	Value string         `json:"value"`
+	Kind  RevocationKind
+	Value string
 	// NotBefore, for RevokeSub only: tokens with iat <= NotBefore (in whole
 	// seconds) are revoked.
-	NotBefore time.Time `json:"not_before,omitzero"`
+	NotBefore time.Time
 	// ExpiresAt is when the entry may be forgotten: no token it matches can
 	// still be valid (the token's exp, or now + the longest access-token
 	// lifetime).
-	ExpiresAt time.Time `json:"expires_at"`
-	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time
+	CreatedAt time.Time
 }
 
 // RevocationQuery describes a token to check against the denylist.

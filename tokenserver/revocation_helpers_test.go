@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/feedwire"
 	"github.com/tokenserver/tokenserver/store/memory"
 )
 
@@ -246,13 +247,11 @@ func nextEvent(t testing.TB, events <-chan sseEvent, want string, timeout time.D
 // decodeSnapshot decodes a snapshot event's data.
 func decodeSnapshot(t testing.TB, ev sseEvent) []store.Revocation {
 	t.Helper()
-	var m struct {
-		Revocations []store.Revocation `json:"revocations"`
-	}
+	var m feedwire.Snapshot
 	if err := json.Unmarshal([]byte(ev.data), &m); err != nil || m.Revocations == nil {
 		t.Fatalf("snapshot data %q: %v", ev.data, err)
 	}
-	return m.Revocations
+	return m.Store()
 }
 
 // startServer serves h over real HTTP, so streams are flushed as they

@@ -7,14 +7,8 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/feedwire"
 )
-
-// revocationSet is the body of GET /revocations and the data of the
-// stream's snapshot event: {"revocations":[...]} with store.Revocation's
-// JSON (the format verifier.SSE parses).
-type revocationSet struct {
-	Revocations []store.Revocation `json:"revocations"`
-}
 
 // handleRevocations serves the active denylist for resource servers that
 // poll or bootstrap (GET /revocations).
@@ -41,10 +35,9 @@ func (s *Server) activeRevocationsJSON(ctx context.Context, now time.Time) ([]by
 	if err != nil {
 		return nil, storeErr("active revocations", err)
 	}
-	if active == nil {
-		active = []store.Revocation{} // [] rather than null
-	}
-	return json.Marshal(revocationSet{Revocations: active})
+	// The wire format (store/feedwire) is not the store's type: what
+	// resource servers parse changes only on purpose.
+	return json.Marshal(feedwire.SnapshotOf(active))
 }
 
 // authenticateBasicClient authenticates the caller of a GET endpoint: a

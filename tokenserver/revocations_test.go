@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/feedwire"
 	"github.com/tokenserver/tokenserver/verifier"
 )
 
@@ -125,7 +126,7 @@ func TestRevocationsSnapshot(t *testing.T) {
 			tt.prepare(h)
 			rec := h.do(http.MethodGet, "/revocations", "", withBasic(mobileID, mobileSecret))
 			assertIntrospectionResponse(t, rec) // 200, JSON, no-store
-			want, err := json.Marshal(map[string]any{"revocations": h.activeRevocations()})
+			want, err := json.Marshal(feedwire.SnapshotOf(h.activeRevocations()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,10 +170,11 @@ func TestRevocationStream(t *testing.T) {
 	tok := h.login("")
 	h.revokeAs(webID, webSecret, tok.RefreshToken)
 	ev := nextEvent(t, events, "revoke", time.Second)
-	var got store.Revocation
-	if err := json.Unmarshal([]byte(ev.data), &got); err != nil {
+	var wire feedwire.Revocation
+	if err := json.Unmarshal([]byte(ev.data), &wire); err != nil {
 		t.Fatal(err)
 	}
+	got := wire.Store()
 	want := store.Revocation{Kind: store.RevokeSID, Value: h.claims(tok.AccessToken)["sid"].(string),
 		ExpiresAt: h.clock.Now().Add(defaultAccessTokenTTL), CreatedAt: h.clock.Now()}
 	if !sameRevocation(got, want) {

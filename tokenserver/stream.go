@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/feedwire"
 )
 
 // streamWriteTimeout bounds each event write, so a client that stops
@@ -101,7 +102,7 @@ func (s *Server) streamRevocations(r *http.Request, sw *sseWriter) error {
 				// Events may have been missed: send the full set again.
 				err = s.sendSnapshot(ctx, sw)
 			case ev.Revocation != nil:
-				err = sw.event("revoke", *ev.Revocation)
+				err = sw.event(feedwire.EventRevoke, feedwire.From(*ev.Revocation))
 			}
 		case <-ping.C:
 			// A heartbeat vouches that nothing was missed. A feed that
@@ -109,7 +110,7 @@ func (s *Server) streamRevocations(r *http.Request, sw *sseWriter) error {
 			// sends none, so subscribers count staleness from the last
 			// one and fail closed rather than trust a dead feed.
 			if s.feedHealthy() {
-				err = sw.event("ping", pingData{Time: s.now().UTC().Format(time.RFC3339)})
+				err = sw.event(feedwire.EventPing, feedwire.Ping{Time: s.now().UTC().Format(time.RFC3339)})
 			}
 		}
 		if err != nil {
@@ -125,17 +126,12 @@ func (s *Server) feedHealthy() bool {
 	return !ok || h.Healthy()
 }
 
-// pingData is the data of a ping event.
-type pingData struct {
-	Time string `json:"time"`
-}
-
 func (s *Server) sendSnapshot(ctx context.Context, sw *sseWriter) error {
 	body, err := s.activeRevocationsJSON(ctx, s.now())
 	if err != nil {
 		return err
 	}
-	return sw.write("snapshot", body)
+	return sw.write(feedwire.EventSnapshot, body)
 }
 
 // acquireStream takes one of the MaxStreams slots, or answers 503 with

@@ -24,6 +24,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/feedwire"
 	"github.com/tokenserver/tokenserver/verifier"
 )
 
@@ -284,7 +285,7 @@ func (is *testIssuer) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	ch := make(chan store.Revocation, 16)
 	is.subscribers[ch] = struct{}{}
-	snapshot, _ := json.Marshal(map[string]any{"revocations": append([]store.Revocation{}, is.revocations...)})
+	snapshot, _ := json.Marshal(feedwire.SnapshotOf(append([]store.Revocation{}, is.revocations...)))
 	kill, pingEvery, sendPings := is.kill, is.pingEvery, is.sendPings
 	is.mu.Unlock()
 	defer func() {
@@ -307,7 +308,7 @@ func (is *testIssuer) stream(w http.ResponseWriter, r *http.Request) {
 		case <-kill:
 			return
 		case rev := <-ch:
-			b, _ := json.Marshal(rev)
+			b, _ := json.Marshal(feedwire.From(rev))
 			fmt.Fprintf(w, "event: revoke\ndata: %s\n\n", b)
 			fl.Flush()
 		case now := <-ping.C:

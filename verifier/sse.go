@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/feedwire"
 )
 
 // SSE defaults.
@@ -159,28 +159,22 @@ func (s *SSE) connect(ctx context.Context) (*http.Response, error) {
 	return resp, nil
 }
 
-// snapshotMessage is the data of a snapshot event and the body of
-// GET {issuer}/revocations.
-type snapshotMessage struct {
-	Revocations []store.Revocation `json:"revocations"`
-}
-
 // dispatch hands one event to sink. A malformed snapshot or revoke ends the
 // stream: the reconnect's snapshot repairs whatever was missed.
 func dispatch(sink Sink, event string, data []byte) error {
 	switch event {
-	case "snapshot":
-		var m snapshotMessage
+	case feedwire.EventSnapshot:
+		var m feedwire.Snapshot
 		if err := json.Unmarshal(data, &m); err != nil {
 			return fmt.Errorf("verifier: sse: snapshot event: %w", err)
 		}
-		sink.Snapshot(m.Revocations)
-	case "revoke":
-		var r store.Revocation
+		sink.Snapshot(m.Store())
+	case feedwire.EventRevoke:
+		var r feedwire.Revocation
 		if err := json.Unmarshal(data, &r); err != nil {
 			return fmt.Errorf("verifier: sse: revoke event: %w", err)
 		}
-		sink.Revoke(r)
+		sink.Revoke(r.Store())
 	default: // ping and anything new: the connection is alive
 		sink.Heartbeat()
 	}

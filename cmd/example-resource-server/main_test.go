@@ -22,6 +22,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jws"
 
 	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/feedwire"
 	"github.com/tokenserver/tokenserver/store/redis"
 	"github.com/tokenserver/tokenserver/store/storetest"
 )
@@ -88,7 +89,7 @@ func newIssuer(t *testing.T) *issuer {
 		}
 		ch := make(chan store.Revocation, 8)
 		is.mu.Lock()
-		snap, _ := json.Marshal(map[string]any{"revocations": is.revs})
+		snap, _ := json.Marshal(feedwire.SnapshotOf(is.revs))
 		is.streams = append(is.streams, ch)
 		is.mu.Unlock()
 		w.Header().Set("Content-Type", "text/event-stream")
@@ -99,7 +100,7 @@ func newIssuer(t *testing.T) *issuer {
 			case <-r.Context().Done():
 				return
 			case rev := <-ch:
-				b, _ := json.Marshal(rev)
+				b, _ := json.Marshal(feedwire.From(rev))
 				fmt.Fprintf(w, "event: revoke\ndata: %s\n\n", b)
 				w.(http.Flusher).Flush()
 			}

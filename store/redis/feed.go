@@ -12,6 +12,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/feedwire"
 )
 
 // feedBuffer is how many events a slow subscriber may fall behind before the
@@ -19,11 +20,12 @@ import (
 // limit, after which it drops the connection and the subscriber resyncs).
 const feedBuffer = 64
 
-// Publish sends r as JSON on <prefix>revocations. Delivery is best effort:
+// Publish sends r on <prefix>revocations in the feed's wire format
+// (store/feedwire), which Redis-mode resource servers read. Delivery is best effort:
 // subscribers that miss it resync after reconnecting. Errors:
 // store.ErrUnavailable.
 func (s *Store) Publish(ctx context.Context, r store.Revocation) error {
-	body, err := json.Marshal(r)
+	body, err := json.Marshal(feedwire.From(r))
 	if err != nil {
 		return fmt.Errorf("redis: publish: %w", err)
 	}
@@ -160,9 +162,11 @@ func (sub *subscription) run(ctx context.Context, out chan<- store.FeedEvent) {
 				return
 			}
 		case *goredis.Message:
-			var r store.Revocation
+			var w feedwire.Revocation
+			err := json.Unmarshal([]byte(m.Payload), &w)
+			r := w.Store()
 			ev := store.FeedEvent{Revocation: &r}
-			if json.Unmarshal([]byte(m.Payload), &r) != nil || validRevocation(r) != nil {
+			if err != nil || validRevocation(r) != nil {
 				// Something was revoked that we cannot read: reload all.
 				ev = store.FeedEvent{Resync: true}
 			}

@@ -80,10 +80,19 @@ func TestRevokeKeyLayout(t *testing.T) {
 	if err != nil {
 		t.Fatalf("GET %s: %v", key, err)
 	}
-	var got store.Revocation
-	if err := json.Unmarshal(body, &got); err != nil {
+	// The stored form must not change between versions: spelled out here.
+	var e struct {
+		Kind      string    `json:"kind"`
+		Value     string    `json:"value"`
+		NotBefore time.Time `json:"not_before"`
+		ExpiresAt time.Time `json:"expires_at"`
+		CreatedAt time.Time `json:"created_at"`
+	}
+	if err := json.Unmarshal(body, &e); err != nil {
 		t.Fatalf("value is not a JSON Revocation: %v (%s)", err, body)
 	}
+	got := store.Revocation{Kind: store.RevocationKind(e.Kind), Value: e.Value, NotBefore: e.NotBefore,
+		ExpiresAt: e.ExpiresAt, CreatedAt: e.CreatedAt}
 	if got.Kind != r.Kind || got.Value != r.Value || !got.NotBefore.Equal(r.NotBefore) ||
 		!got.ExpiresAt.Equal(r.ExpiresAt) || !got.CreatedAt.Equal(r.CreatedAt) {
 		t.Errorf("stored %+v, want %+v", got, r)

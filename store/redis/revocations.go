@@ -3,7 +3,6 @@ package redis
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -46,8 +45,8 @@ func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 			case err != nil:
 				return err
 			default:
-				var cur store.Revocation
-				if err := json.Unmarshal(old, &cur); err != nil {
+				cur, err := decodeEntry(old)
+				if err != nil {
 					return fmt.Errorf("corrupt entry %q: %w", key, err)
 				}
 				merged = merge(cur, merged)
@@ -55,7 +54,7 @@ func (s *Store) Revoke(ctx context.Context, r store.Revocation) error {
 					return nil // nothing newer to record
 				}
 			}
-			body, err := json.Marshal(merged)
+			body, err := encodeEntry(merged)
 			if err != nil {
 				return err
 			}
@@ -153,8 +152,8 @@ func (s *Store) IsRevoked(ctx context.Context, q store.RevocationQuery, now time
 		if err != nil {
 			return false, wrap("is revoked", err)
 		}
-		var r store.Revocation
-		if err := json.Unmarshal(body, &r); err != nil {
+		r, err := decodeEntry(body)
+		if err != nil {
 			return false, fmt.Errorf("redis: is revoked: corrupt entry %q: %w", keys[i], err)
 		}
 		r.Kind = kinds[i] // the key says what it matches
@@ -254,8 +253,8 @@ func activeOnNode(ctx context.Context, node goredis.Cmdable, pattern string, now
 				if err != nil {
 					return out, err
 				}
-				var r store.Revocation
-				if err := json.Unmarshal(body, &r); err != nil {
+				r, err := decodeEntry(body)
+				if err != nil {
 					return out, fmt.Errorf("corrupt entry %q: %w", keys[i], err)
 				}
 				if r.ExpiresAt.After(now) {
