@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/elliptic"
 	"errors"
+	"github.com/tokenserver/tokenserver/internal/jwstest"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,8 +71,8 @@ func FuzzVerify(f *testing.F) {
 	}
 	signed[string(awkwardPayload)] = true
 	f.Add(awkward)
-	for _, mu := range encodingMutations(f, awkward) {
-		f.Add(mu.token)
+	for _, mu := range jwstest.EncodingMutations(f, awkward) {
+		f.Add(mu.Token)
 	}
 	f.Add(forge(f, header(ES256, ecKey.ID, "application/AT+JWT"), []byte(`{}`), ES256, ec))
 	f.Add(forge(f, header("none", ecKey.ID, "at+jwt"), []byte(`{"evil":1}`), "none", nil))

@@ -3,6 +3,7 @@ package verifier_test
 import (
 	"context"
 	"errors"
+	"github.com/tokenserver/tokenserver/internal/jwstest"
 	"strings"
 	"testing"
 
@@ -27,8 +28,8 @@ func FuzzVerify(f *testing.F) {
 		f.Add(tok)
 		f.Add(signingInput + ".")
 		f.Add(strings.Replace(tok, ".", "=.", 1))
-		for _, m := range encodingMutations(f, tok) {
-			f.Add(m.token)
+		for _, m := range jwstest.EncodingMutations(f, tok) {
+			f.Add(m.Token)
 		}
 	}
 	f.Add("")
