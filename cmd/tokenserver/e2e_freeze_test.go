@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,18 +115,7 @@ func testKEK() string {
 // and everything works again by itself after the thaw. No Redis and no
 // client cache, so every request needs the database.
 func TestFrozenDatabase(t *testing.T) {
-	srv, err := storetest.StartPostgresServer(storetest.PostgresOptions{})
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cannot start a private server: %v", err)
-		}
-		t.Skipf("cannot start a private server: %v", err)
-	}
-	defer srv.Stop()
-	dsn, err := srv.CreateDatabase("e2e_frozen")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, dsn := storetest.StartPrivatePostgres(t, storetest.PostgresOptions{}, "e2e_frozen")
 	f := newFreezeSetup(t, map[string]string{
 		"DATABASE_URL":                   dsn,
 		"TOKENSERVER_KEK":                testKEK(),

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -255,18 +254,7 @@ func TestFrozenServerIsUnavailable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL server of its own")
 	}
-	srv, err := storetest.StartPostgresServer(storetest.PostgresOptions{})
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cannot start a private server: %v", err)
-		}
-		t.Skipf("cannot start a private server: %v", err)
-	}
-	defer srv.Stop()
-	dsn, err := srv.CreateDatabase("frozen")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, dsn := storetest.StartPrivatePostgres(t, storetest.PostgresOptions{}, "frozen")
 	s := openFreezeStore(t, dsn)
 	checkFrozenAndThawed(t, s, func() {
 		if err := srv.Freeze(); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -94,18 +93,7 @@ func TestStoppedServer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL server of its own")
 	}
-	srv, err := storetest.StartPostgresServer(storetest.PostgresOptions{})
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("cannot start a private server: %v", err)
-		}
-		t.Skipf("cannot start a private server: %v", err)
-	}
-	defer srv.Stop()
-	dsn, err := srv.CreateDatabase("stopped")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, dsn := storetest.StartPrivatePostgres(t, storetest.PostgresOptions{}, "stopped")
 	s := openTestStore(t, dsn)
 	if err := s.Ping(t.Context()); err != nil {
 		t.Fatalf("Ping before stop: %v", err)

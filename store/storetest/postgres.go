@@ -354,3 +354,21 @@ func readTail(path string) string {
 	}
 	return strings.TrimSpace(string(b))
 }
+
+// StartPrivatePostgres starts a PostgreSQL server for this test alone (one
+// it may stop, freeze or kill without disturbing others), creates database
+// name on it and returns both; the server stops at the end of the test.
+// Missing binaries skip the test (fail it on CI), like StartPostgres.
+func StartPrivatePostgres(t testing.TB, opts PostgresOptions, name string) (*PostgresServer, string) {
+	t.Helper()
+	srv, err := StartPostgresServer(opts)
+	if err != nil {
+		skipOrFail(t, err, "postgresql")
+	}
+	t.Cleanup(srv.Stop)
+	dsn, err := srv.CreateDatabase(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, dsn
+}
