@@ -40,22 +40,27 @@ func RunPurge(ctx context.Context, p store.Purger, now func() time.Time, logger 
 	}
 }
 
-// RunLifetimeRecorder records the server's access-token lifetime now and
-// every lifetimeInterval until ctx ends, so revocations written elsewhere
-// (the CLI) outlive this server's tokens (store.TokenLifetimes).
+// RecordLifetime records once that this server issues access tokens of
+// lifetime ttl until the next record is due (so a token issued just before
+// it is covered too). serve calls it before it issues anything.
+func RecordLifetime(ctx context.Context, l store.TokenLifetimes, ttl time.Duration, now func() time.Time) error {
+	return l.RecordAccessTTL(ctx, ttl, now().Add(lifetimeInterval))
+}
+
+// RunLifetimeRecorder records the server's access-token lifetime every
+// lifetimeInterval until ctx ends, so revocations written elsewhere (the
+// CLI) outlive this server's tokens (store.TokenLifetimes).
 func RunLifetimeRecorder(ctx context.Context, l store.TokenLifetimes, ttl time.Duration, now func() time.Time, logger *slog.Logger) {
 	t := time.NewTicker(lifetimeInterval)
 	defer t.Stop()
 	for {
-		// Recorded as issuing until the next record is due, so a token
-		// issued just before it is covered too.
-		if err := l.RecordAccessTTL(ctx, ttl, now().Add(lifetimeInterval)); err != nil && ctx.Err() == nil {
-			logger.WarnContext(ctx, "sessions: recording the access-token lifetime failed", "error", err)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if err := RecordLifetime(ctx, l, ttl, now); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "sessions: recording the access-token lifetime failed", "error", err)
 		}
 	}
 }

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"maps"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/tokenserver/tokenserver/store/feedwire"
 	"github.com/tokenserver/tokenserver/store/storetest"
 )
 
@@ -87,4 +89,39 @@ func TestRevocationDuringRedisOutageReachesSSE(t *testing.T) {
 	if introspectActive(t, r.s, "app", r.secret, revoked.AccessToken) {
 		t.Error("/introspect says active during the outage")
 	}
+}
+
+// Item 8: an admin revocation lasts as long as the longest-lived token any
+// running server issues, whatever the CLI's own --access-token-ttl says:
+// servers record their lifetime in the database at start. Before, the CLI
+// sized the `sub` entry by its 15-minute default, and a server issuing 2-hour
+// tokens saw them come back to life after 15 minutes.
+func TestAdminRevocationOutlivesServersTokens(t *testing.T) {
+	env := productionEnv(t)
+	env["TOKENSERVER_ACCESS_TOKEN_TTL"] = "2h"
+	r := newRevocationSetupEnv(t, env)
+	cliEnv := maps.Clone(r.env)
+	delete(cliEnv, "TOKENSERVER_ACCESS_TOKEN_TTL") // the CLI runs with its default
+	mustRunCLI(t, cliEnv, "", "user", "revoke-sessions", "max")
+
+	req, _ := http.NewRequest(http.MethodGet, r.s.URL+"/revocations", nil)
+	req.SetBasicAuth("app", r.secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var snap feedwire.Snapshot
+	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range snap.Revocations {
+		if e.Kind == "sub" {
+			if lasts := e.ExpiresAt.Sub(e.NotBefore); lasts < 2*time.Hour {
+				t.Fatalf("the user's revocation lasts %v, want at least the server's 2h token lifetime", lasts)
+			}
+			return
+		}
+	}
+	t.Fatalf("no sub entry in %+v", snap.Revocations)
 }

@@ -235,6 +235,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Before any token is issued, the database learns how long this
+	// server's tokens live, so revocations written elsewhere outlive them.
+	if err := sessions.RecordLifetime(ctx, b.lifetimes, cfg.accessTTL, now); err != nil {
+		return fmt.Errorf("recording the access-token lifetime: %w", err)
+	}
 	// The relay starts at the durable log's head before anything is
 	// served: later revocations, whoever writes them, reach this process's
 	// cache and streams through it.
