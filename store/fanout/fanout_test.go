@@ -118,3 +118,51 @@ func TestClose(t *testing.T) {
 		t.Fatal("Subscribe after Close succeeded")
 	}
 }
+
+// Without an upstream the feed is local: healthy only while vouched for,
+// a new subscriber is told to resync only then, Publish and Deliver reach
+// every subscriber, and becoming healthy again tells subscribers to resync
+// (events may have been missed while nobody vouched).
+func TestLocalFeedHealthAndDelivery(t *testing.T) {
+	f := fanout.New(nil, nil)
+	t.Cleanup(f.Close)
+	if f.Healthy() {
+		t.Fatal("healthy before anything vouched for it")
+	}
+	ch, err := f.Subscribe(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ev := <-ch:
+		t.Fatalf("event %+v before the feed was healthy", ev)
+	default:
+	}
+	f.Vouch(time.Now().Add(time.Hour))
+	if !f.Healthy() {
+		t.Fatal("not healthy while vouched for")
+	}
+	if ev := next(t, ch); !ev.Resync {
+		t.Fatalf("event %+v on becoming healthy, want Resync", ev)
+	}
+	late, _ := f.Subscribe(t.Context())
+	if ev := next(t, late); !ev.Resync {
+		t.Fatalf("a subscriber of a healthy feed got %+v first, want Resync", ev)
+	}
+	r := store.Revocation{Kind: store.RevokeJTI, Value: "j", ExpiresAt: time.Now().Add(time.Hour)}
+	if err := f.Publish(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	f.Deliver(r)
+	for _, c := range []<-chan store.FeedEvent{ch, late} {
+		for range 2 {
+			if ev := next(t, c); ev.Revocation == nil || ev.Revocation.Value != "j" {
+				t.Fatalf("event %+v, want the revocation", ev)
+			}
+		}
+	}
+	f.Vouch(time.Now().Add(-time.Second)) // the vouch lapsed
+	if f.Healthy() {
+		t.Error("healthy after the vouch lapsed")
+	}
+}
