@@ -98,3 +98,31 @@ func (s *Service) DeleteUser(ctx context.Context, userID string) error {
 	}
 	return nil
 }
+
+// keyRevocationMargin is added to a key revocation's lifetime for clock
+// skew and for servers that reload their keys a little late.
+const keyRevocationMargin = time.Minute
+
+// RevokeSigningKey denies every access token signed by the key kid (a key an
+// emergency rotation unpublished), so that resource servers refuse them
+// within moments through the revocation feed rather than when their cached
+// JWKS expires. Call it only after the rotation committed: revoking first
+// would refuse the tokens of a key the servers still sign with. The entry
+// outlives every token the key signed (every known access-token lifetime)
+// and every cached JWKS that still lists the key (jwksMaxAge), plus a margin.
+func (s *Service) RevokeSigningKey(ctx context.Context, kid string, jwksMaxAge time.Duration) error {
+	if kid == "" {
+		return errors.New("sessions: revoke signing key: empty kid")
+	}
+	now := s.now()
+	ttl, err := s.LongestAccessTTL(ctx, 0)
+	if err != nil {
+		return err
+	}
+	rev := store.Revocation{Kind: store.RevokeKID, Value: kid,
+		ExpiresAt: now.Add(max(ttl, jwksMaxAge) + keyRevocationMargin), CreatedAt: now}
+	if err := s.record(ctx, rev); err != nil {
+		return fmt.Errorf("sessions: revoke key %s: %w", kid, err)
+	}
+	return nil
+}

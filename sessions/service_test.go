@@ -3,6 +3,7 @@ package sessions_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,4 +220,63 @@ type failingRevocations struct{ store.RevocationStore }
 
 func (failingRevocations) Revoke(context.Context, store.Revocation) error {
 	return store.ErrUnavailable
+}
+
+// A key revocation outlives every token the key signed and every cached
+// JWKS that still lists the key, plus a minute.
+func TestRevokeSigningKeyLifetime(t *testing.T) {
+	tests := []struct {
+		name       string
+		clientTTL  time.Duration
+		jwksMaxAge time.Duration
+		want       time.Duration
+	}{
+		{"access TTL longest", 0, 10 * time.Minute, 16 * time.Minute},
+		{"JWKS max-age longest", 0, 30 * time.Minute, 31 * time.Minute},
+		{"a client's TTL longest", time.Hour, 10 * time.Minute, 61 * time.Minute},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, tt.clientTTL)
+			events, err := fx.mem.Subscribe(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-events
+			if err := fx.svc.RevokeSigningKey(t.Context(), "kid-1", tt.jwksMaxAge); err != nil {
+				t.Fatal(err)
+			}
+			want := store.Revocation{Kind: store.RevokeKID, Value: "kid-1", ExpiresAt: fx.now.Add(tt.want), CreatedAt: fx.now}
+			active, _ := fx.mem.Active(t.Context(), fx.now)
+			if len(active) != 1 || active[0] != want {
+				t.Errorf("recorded %+v, want [%+v]", active, want)
+			}
+			if ev := <-events; ev.Revocation == nil || *ev.Revocation != want {
+				t.Errorf("published %+v, want %+v", ev, want)
+			}
+		})
+	}
+}
+
+// When the durable record fails nothing is published, and the error names
+// the key: a revocation on the feed but in no store would vanish at the next
+// resynchronisation.
+func TestRevokeSigningKeyRecordFails(t *testing.T) {
+	fx := newFixture(t, 0)
+	svc, err := sessions.New(sessions.Config{Users: fx.mem, Refresh: fx.mem,
+		Revocations: failingRevocations{fx.mem}, Feed: fx.mem, AccessTokenTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, _ := fx.mem.Subscribe(t.Context())
+	<-events
+	err = svc.RevokeSigningKey(t.Context(), "kid-1", time.Minute)
+	if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "kid-1") {
+		t.Fatalf("err = %v, want the store's error naming the key", err)
+	}
+	select {
+	case ev := <-events:
+		t.Errorf("published %+v after a failed record", ev)
+	default:
+	}
 }

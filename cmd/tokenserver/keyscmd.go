@@ -106,10 +106,12 @@ func keysRotate(ctx context.Context, e env, args []string) error {
 	}
 	// Only after the rotation has committed: revoking first would refuse
 	// the tokens of a key the servers still sign with.
-	logger := newLogger(e.stderr, "warn", "text")
-	at := time.Now()
+	sess, err := adminSessions(b, &k.admin)
+	if err != nil {
+		return err
+	}
 	for _, kid := range kids {
-		if err := revokeSigningKey(ctx, b, kid, k.admin.accessTTL, k.maxAge, at, logger); err != nil {
+		if err := sess.RevokeSigningKey(ctx, kid, k.maxAge); err != nil {
 			return fmt.Errorf("rotate: the keys were rotated and unpublished, but resource servers were not told to stop trusting key %s "+
 				"(they will when their cached JWKS expires, within %s): %w", kid, k.maxAge, err)
 		}
