@@ -72,11 +72,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Unknown grant types first: unauthorized_client is only meaningful for
 	// a grant the server implements (§5.2).
-	grant, ok := s.grants[grantType]
+	g, ok := s.grants[grantType]
 	if !ok {
 		return newError(CodeUnsupportedGrantType, "unsupported grant_type", nil)
 	}
-	if grant.confidentialOnly && client.Public() {
+	if g.confidentialOnly && client.Public() {
 		// RFC 6749 §4.4 and §4.4.2: the client MUST authenticate. A public
 		// client presented its client_id alone, which §5.2 names "no client
 		// authentication included": invalid_client (401 with a Basic
@@ -99,7 +99,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 			return newError(CodeInvalidScope, "requested scope exceeds the client's scope", nil)
 		}
 	}
-	resp, err := grant.issue(ctx, grantRequest{
+	resp, err := g.issue(ctx, grantRequest{
 		form:     f,
 		client:   client,
 		scope:    scope,
