@@ -52,7 +52,7 @@ func (s *Server) buildMetadata() ([]byte, error) {
 		JWKSURI:                           s.base + "/.well-known/jwks.json",
 		ScopesSupported:                   s.cfg.Scopes,
 		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{grantPassword, grantRefreshToken},
+		GrantTypesSupported:               []string{grantPassword, grantRefreshToken, grantClientCredentials},
 		TokenEndpointAuthMethodsSupported: authMethods(),
 		RevocationEndpoint:                s.base + "/revoke",
 		RevocationEndpointAuthMethods:     authMethods(),

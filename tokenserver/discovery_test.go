@@ -18,7 +18,7 @@ func TestMetadata(t *testing.T) {
 		"introspection_endpoint":                        testIssuer + "/introspect",
 		"scopes_supported":                              []any{"read", "write", "admin"},
 		"response_types_supported":                      []any{},
-		"grant_types_supported":                         []any{"password", "refresh_token"},
+		"grant_types_supported":                         []any{"password", "refresh_token", "client_credentials"},
 		"token_endpoint_auth_methods_supported":         []any{"client_secret_basic", "client_secret_post", "none"},
 		"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},

@@ -11,10 +11,11 @@ import (
 	"github.com/tokenserver/tokenserver/store"
 )
 
-// Grant types (RFC 6749 §4.3, §6).
+// Grant types (RFC 6749 §4.3, §4.4, §6).
 const (
-	grantPassword     = "password"
-	grantRefreshToken = "refresh_token"
+	grantPassword          = "password"
+	grantRefreshToken      = "refresh_token"
+	grantClientCredentials = "client_credentials"
 )
 
 // grantRequest is what dispatch hands a grant once the request is parsed,
@@ -31,6 +32,15 @@ type grantRequest struct {
 
 // grantFunc implements one grant type.
 type grantFunc func(ctx context.Context, req grantRequest) (tokenResponse, error)
+
+// grant is one entry of Server.grants: the implementation, and what
+// dispatch must check before calling it.
+type grant struct {
+	issue grantFunc
+	// confidentialOnly: a public client (client_id alone, no secret) may
+	// not use the grant, whatever it is registered for.
+	confidentialOnly bool
+}
 
 // tokenResponse is the successful response of RFC 6749 §5.1.
 type tokenResponse struct {
@@ -62,9 +72,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Unknown grant types first: unauthorized_client is only meaningful for
 	// a grant the server implements (§5.2).
-	grant, ok := s.grants[grantType]
+	g, ok := s.grants[grantType]
 	if !ok {
 		return newError(CodeUnsupportedGrantType, "unsupported grant_type", nil)
+	}
+	if g.confidentialOnly && client.Public() {
+		// RFC 6749 §4.4 and §4.4.2: the client MUST authenticate. A public
+		// client presented its client_id alone, which §5.2 names "no client
+		// authentication included": invalid_client (401 with a Basic
+		// challenge over the Authorization header), not unauthorized_client,
+		// which §5.2 reserves for an authenticated client. It is judged
+		// before the registration, so a public client registered for such a
+		// grant (bypassing `client add`) gets the same answer.
+		return errInvalidClient()
 	}
 	if !slices.Contains(client.Grants, grantType) {
 		return newError(CodeUnauthorizedClient, "client is not allowed to use this grant_type", nil)
@@ -79,7 +99,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 			return newError(CodeInvalidScope, "requested scope exceeds the client's scope", nil)
 		}
 	}
-	resp, err := grant(ctx, grantRequest{
+	resp, err := g.issue(ctx, grantRequest{
 		form:     f,
 		client:   client,
 		scope:    scope,

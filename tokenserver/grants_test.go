@@ -13,11 +13,11 @@ func TestGrantDispatchErrors(t *testing.T) {
 		wantStatus int
 		wantCode   string
 	}{
-		{name: "unknown grant type", body: formBody("grant_type", "client_credentials"),
+		{name: "unknown grant type", body: formBody("grant_type", "urn:ietf:params:oauth:grant-type:device_code", "device_code", "x"),
 			opts: []reqOption{withBasic(webID, webSecret)}, wantStatus: 400, wantCode: CodeUnsupportedGrantType},
 		{name: "unknown grant type before unauthorized", body: formBody("grant_type", "authorization_code", "code", "x"),
 			opts: []reqOption{withBasic(refresherID, refresherSecret)}, wantStatus: 400, wantCode: CodeUnsupportedGrantType},
-		{name: "client authenticated before grant type is judged", body: formBody("grant_type", "client_credentials"),
+		{name: "client authenticated before grant type is judged", body: formBody("grant_type", "authorization_code", "code", "x"),
 			opts: []reqOption{withBasic(webID, "wrong")}, wantStatus: 401, wantCode: CodeInvalidClient},
 		{name: "password grant not registered", body: formBody("grant_type", "password", "username", aliceName, "password", alicePassword),
 			opts: []reqOption{withBasic(refresherID, refresherSecret)}, wantStatus: 400, wantCode: CodeUnauthorizedClient},

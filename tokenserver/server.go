@@ -28,7 +28,7 @@ type Server struct {
 	hasher passwordHasher
 
 	// grants maps a grant_type to its implementation; dispatch consults it.
-	grants map[string]grantFunc
+	grants map[string]grant
 	// clients is Config.Clients behind the registration cache; client
 	// authentication reads it.
 	clients *clientCache
@@ -77,9 +77,10 @@ func New(cfg Config) (*Server, error) {
 	if _, err := s.sessionService(); err != nil {
 		return nil, fmt.Errorf("tokenserver: %w", err)
 	}
-	s.grants = map[string]grantFunc{
-		grantPassword:     s.passwordGrant,
-		grantRefreshToken: s.refreshGrant,
+	s.grants = map[string]grant{
+		grantPassword:          {issue: s.passwordGrant},
+		grantRefreshToken:      {issue: s.refreshGrant},
+		grantClientCredentials: {issue: s.clientCredentialsGrant, confidentialOnly: true},
 	}
 	s.clients = newClientCache(cfg.Clients, cfg.ClientCacheTTL, cfg.Now)
 	s.dummySecretHash = newDummySecretHash()

@@ -148,6 +148,10 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	if err := b.introspectionPhase(ctx, rfClient); err != nil {
 		return err
 	}
+	ccClient := newOAuthClient(newHTTPClient(o.concurrency), env.baseURL, env.serviceID, env.serviceSecret)
+	if err := b.clientCredentialsPhase(ctx, ccClient); err != nil {
+		return err
+	}
 	if err := b.refreshAlonePhase(ctx, rfClient); err != nil {
 		return err
 	}

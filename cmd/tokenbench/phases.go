@@ -240,6 +240,34 @@ func (b *bench) introspectionPhase(ctx context.Context, c *oauthClient) error {
 	return err
 }
 
+// clientCredentialsForm is the body of every client_credentials request
+// (the client authenticates with Basic; its registered scope is granted).
+const clientCredentialsForm = "grant_type=client_credentials"
+
+// clientCredentialsPhase drives client_credentials grants (RFC 6749 §4.4)
+// with o.concurrency workers as the client registered for them. A server
+// that does not implement the grant (an older --server-bin) yields a
+// skipped phase.
+func (b *bench) clientCredentialsPhase(ctx context.Context, c *oauthClient) error {
+	const name = "client_credentials grant"
+	status, body, err := c.postForm(ctx, "/token", clientCredentialsForm)
+	if err != nil {
+		return fmt.Errorf("tokenbench: client_credentials probe: %w", err)
+	}
+	if status != http.StatusOK {
+		reason := fmt.Sprintf("POST /token answered %d: %.100s", status, body)
+		b.phases = append(b.phases, phaseResult{Name: name, Skipped: reason})
+		fmt.Fprintf(b.log, "  %-22s n/a (%s)\n", name, reason)
+		return nil
+	}
+	r, err := b.closedPhase(ctx, b.env.server.pid(), name, b.o.concurrency, func(ctx context.Context, _, _ int) (int, error) {
+		status, _, err := c.postForm(ctx, "/token", clientCredentialsForm)
+		return status, err
+	})
+	b.phases = append(b.phases, r)
+	return err
+}
+
 // refreshStream is the light, fixed-rate refresh traffic whose latency is
 // compared alone and under password overload.
 func (b *bench) refreshStream(ctx context.Context, c *oauthClient) loadResult {

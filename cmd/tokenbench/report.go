@@ -14,10 +14,12 @@ import (
 
 // Keycloak's published sizing (Keycloak High Availability guide, "Concepts
 // for sizing CPU and memory resources"): one vCPU per 15 password-based user
-// logins per second and per 120 refresh-token requests per second.
+// logins per second, per 120 client credential grants per second and per
+// 120 refresh-token requests per second.
 const (
-	keycloakLoginsPerVCPU    = 15
-	keycloakRefreshesPerVCPU = 120
+	keycloakLoginsPerVCPU            = 15
+	keycloakClientCredentialsPerVCPU = 120
+	keycloakRefreshesPerVCPU         = 120
 )
 
 // target is the bound a figure must meet, on its value or on its ratio to
@@ -90,6 +92,7 @@ func valueAtMost(v float64) *target { return &target{Of: "value", Op: "<=", Boun
 func (b *bench) figures() []figure {
 	var fs []figure
 	pw, rf, jw, in := b.phase("password grant"), b.phase("refresh grant"), b.phase("jwks"), b.phase("introspection")
+	cc := b.phase("client_credentials grant")
 	idle, ovPw, ovRf := b.phase("refresh stream, idle"), b.phase("password overload"), b.phase("refresh stream, overload")
 	okRate := func(p *phaseResult) float64 {
 		if p == nil || p.Skipped != "" {
@@ -121,6 +124,11 @@ func (b *bench) figures() []figure {
 		newFigure("logins per server CPU-second", "/s", perCPUSecond(pw), "Keycloak per vCPU", keycloakLoginsPerVCPU, nil),
 		newFigure("JWKS", "/s", okRate(jw), "HTTP fixed bytes", httpFloor, atLeast(0.8)),
 		newFigure("introspection (JWT)", "/s", okRate(in), "HTTP fixed bytes", httpFloor, atLeast(0.5)),
+		newFigure("client_credentials grants", "/s", okRate(cc), "HTTP fixed bytes", httpFloor, nil),
+		newFigure("server CPU per client_credentials", "µs", field(cc, func(p *phaseResult) float64 { return p.ServerCPUPerRequestUS }),
+			"", 0, nil),
+		newFigure("client_credentials per server CPU-second", "/s", perCPUSecond(cc),
+			"Keycloak per vCPU", keycloakClientCredentialsPerVCPU, atLeast(50)),
 	)
 
 	hashMS := b.cal.Argon2.HashTimeMS

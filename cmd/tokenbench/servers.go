@@ -39,8 +39,12 @@ type benchEnv struct {
 
 	clientID     string
 	clientSecret string
-	usernames    []string
-	password     string
+	// serviceID and serviceSecret are a client registered for
+	// client_credentials only.
+	serviceID     string
+	serviceSecret string
+	usernames     []string
+	password      string
 }
 
 // startBackends starts PostgreSQL with its durability settings on (fsync,
@@ -122,7 +126,8 @@ func (env *benchEnv) admin(ctx context.Context, stdin io.Reader, args ...string)
 }
 
 // setupServer migrates the database and registers, through the server's own
-// CLI, one confidential client and o.users users. The users' argon2id hashes
+// CLI, a confidential client for the password and refresh grants, one for
+// client_credentials, and o.users users. The users' argon2id hashes
 // are computed here at the server's parameters (one hash shared by all: a
 // verification costs the same whatever the salt) and loaded with
 // `user import`, which is much faster than o.users × `user add`.
@@ -134,19 +139,14 @@ func setupServer(ctx context.Context, env *benchEnv, o *options) error {
 	if _, err := env.admin(ctx, nil, "migrate"); err != nil {
 		return err
 	}
-	out, err := env.admin(ctx, nil, "client", "add", "--generate-secret",
-		"--grants", "password,refresh_token", "--scopes", "read,write", "bench")
-	if err != nil {
+	var err error
+	env.clientID = "bench"
+	if env.clientSecret, err = env.addClient(ctx, env.clientID, "password,refresh_token"); err != nil {
 		return err
 	}
-	env.clientID = "bench"
-	for _, line := range strings.Split(out, "\n") {
-		if _, secret, ok := strings.Cut(line, "client secret (shown once, store it now):"); ok {
-			env.clientSecret = strings.TrimSpace(secret)
-		}
-	}
-	if env.clientSecret == "" {
-		return fmt.Errorf("tokenbench: no client secret in the output of `client add`:\n%s", out)
+	env.serviceID = "bench-service"
+	if env.serviceSecret, err = env.addClient(ctx, env.serviceID, "client_credentials"); err != nil {
+		return err
 	}
 
 	pw := make([]byte, 12)
@@ -175,6 +175,22 @@ func setupServer(ctx context.Context, env *benchEnv, o *options) error {
 	}
 	_, err = env.admin(ctx, nil, "user", "import", file)
 	return err
+}
+
+// addClient registers a confidential client for grants with
+// `client add --generate-secret` and returns the secret it printed.
+func (env *benchEnv) addClient(ctx context.Context, id, grants string) (string, error) {
+	out, err := env.admin(ctx, nil, "client", "add", "--generate-secret",
+		"--grants", grants, "--scopes", "read,write", id)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if _, secret, ok := strings.Cut(line, "client secret (shown once, store it now):"); ok {
+			return strings.TrimSpace(secret), nil
+		}
+	}
+	return "", fmt.Errorf("tokenbench: no client secret in the output of `client add %s`:\n%s", id, out)
 }
 
 // startServer runs `tokenserver serve` on PostgreSQL and Redis and waits for

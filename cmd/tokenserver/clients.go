@@ -22,7 +22,7 @@ const clientUsage = "add|list|delete [flags] [CLIENT_ID]"
 const minClientSecret = 32
 
 // supportedGrants are the grant types a client may be registered for.
-var supportedGrants = []string{"password", "refresh_token"}
+var supportedGrants = []string{"password", "refresh_token", "client_credentials"}
 
 func runClient(ctx context.Context, e env, args []string) error {
 	return subcommand(ctx, e, "client", args, map[string]func(context.Context, env, []string) error{
@@ -64,6 +64,18 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 	for _, g := range grants {
 		if !slices.Contains(supportedGrants, g) {
 			return fmt.Errorf("--grants: unsupported grant type %q (supported: %s)", g, strings.Join(supportedGrants, ", "))
+		}
+	}
+	if slices.Contains(grants, "client_credentials") {
+		// RFC 6749 §4.4: only confidential clients may use it (the server
+		// refuses a public one anyway; saying so here saves a surprise).
+		if public {
+			return errors.New("--grants client_credentials needs a confidential client: drop --public")
+		}
+		// Its tokens' sub is the client id; user ids are UUIDs, so a user's
+		// sub revocation could deny them (the server refuses it too).
+		if tokenserver.UserIDShaped(id) {
+			return fmt.Errorf("client id %q has the form of a user id (a UUID); a client_credentials client needs another", id)
 		}
 	}
 	for _, s := range scopes {
