@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -283,61 +282,89 @@ func hashScheme(h string) string {
 	return "unknown"
 }
 
-// importLine is one line of `user import`: a username and an existing hash.
+// importLine is one line of `user import`: a username and an existing hash,
+// in one of the forms of password.Import, or a Keycloak credential.
 type importLine struct {
 	Username string `json:"username"`
 	Hash     string `json:"hash"`
 	// Salt, when set, means Hash is bcrypt over password+salt.
-	Salt     string `json:"salt"`
-	Disabled bool   `json:"disabled"`
+	Salt string `json:"salt"`
+	// Keycloak, instead of Hash, is one password credential of a Keycloak
+	// realm export (users[].credentials[]).
+	Keycloak json.RawMessage `json:"keycloak"`
+	Disabled bool            `json:"disabled"`
 }
 
 // userImport loads users with their existing hashes, so a team can move
 // without a password reset; hashes are upgraded to argon2id at next login.
-// Every bad line is reported with its number and nothing of it is written;
-// the command exits non-zero if any line was bad.
+// FILE "-" is stdin. Every bad line is reported with its number and nothing
+// of it is written; the command exits non-zero if any line was bad. With
+// --upsert, a user who exists gets the line's hash and disabled flag
+// through the session service, which ends the user's sessions.
 func userImport(ctx context.Context, e env, args []string) error {
-	b, _, file, err := userCommand(ctx, e, "import", "FILE", args)
+	a := &adminFlags{}
+	fs := newFlagSet("user import", "user import [flags] FILE|-", e.stderr)
+	a.register(fs)
+	upsert := fs.Bool("upsert", false,
+		"update the hash and disabled flag of users that already exist (ending their sessions) instead of refusing them")
+	if err := parseFlags(fs, args, e.getenv); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
+		fs.Usage()
+		return errUsage
+	}
+	file := strings.TrimSpace(fs.Arg(0))
+	in, name, err := openImportInput(e, file)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	b, err := openAdmin(ctx, e, a)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	f, err := os.Open(file)
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
+	imp := &importer{b: b}
+	if *upsert {
+		if imp.sessions, err = adminSessions(b, a); err != nil {
+			return err
+		}
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	var imported, bad int
+	bad := 0
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())
 		if line == "" {
 			continue
 		}
-		if err := importOne(ctx, b, line); err != nil {
+		if err := importOne(ctx, imp, line); err != nil {
 			bad++
-			fmt.Fprintf(e.stderr, "%s:%d: %v\n", file, n, err)
-			continue
+			fmt.Fprintf(e.stderr, "%s:%d: %v\n", name, n, err)
 		}
-		imported++
 	}
 	if err := sc.Err(); err != nil {
-		return fmt.Errorf("import: reading %s: %w", file, err)
+		return fmt.Errorf("import: reading %s: %w", name, err)
 	}
-	fmt.Fprintf(e.stdout, "%d user(s) imported, %d line(s) rejected\n", imported, bad)
+	if *upsert {
+		fmt.Fprintf(e.stdout, "%d user(s) imported, %d updated, %d unchanged, %d session(s) revoked, %d line(s) rejected\n",
+			imp.created, imp.updated, imp.unchanged, imp.revoked, bad)
+	} else {
+		fmt.Fprintf(e.stdout, "%d user(s) imported, %d line(s) rejected\n", imp.created, bad)
+	}
 	if bad > 0 {
-		return fmt.Errorf("import: %d bad line(s) in %s", bad, file)
+		return fmt.Errorf("import: %d bad line(s) in %s", bad, name)
 	}
 	return nil
 }
 
-func importOne(ctx context.Context, b *backends, line string) error {
+func importOne(ctx context.Context, imp *importer, line string) error {
 	var in importLine
 	dec := json.NewDecoder(strings.NewReader(line))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return fmt.Errorf("not a JSON object with username, hash[, salt, disabled]: %w", err)
+		return fmt.Errorf("not a JSON object with username, hash[, salt, disabled] or username, keycloak[, disabled]: %w", err)
 	}
 	in.Username = strings.TrimSpace(in.Username)
 	if in.Username == "" {
@@ -347,22 +374,21 @@ func importOne(ctx context.Context, b *backends, line string) error {
 	if err != nil {
 		return err
 	}
-	hash := in.Hash
-	if in.Salt != "" {
-		h, err := password.SaltedBcrypt(in.Salt, in.Hash)
-		if err != nil {
-			return fmt.Errorf("user %q: %w", in.Username, err)
-		}
-		hash = h
-	}
-	if err := password.Check(hash); err != nil {
-		return fmt.Errorf("user %q: unsupported or malformed hash (argon2id PHC or bcrypt $2a$/$2b$/$2y$): %w", in.Username, err)
+	hash, err := importedHash(in)
+	if err != nil {
+		return fmt.Errorf("user %q: %w", in.Username, err)
 	}
 	now := time.Now()
-	err = b.users.CreateUser(ctx, store.User{ID: newUUID(), Username: name, PasswordHash: hash,
+	err = imp.b.users.CreateUser(ctx, store.User{ID: newUUID(), Username: name, PasswordHash: hash,
 		Disabled: in.Disabled, CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now})
-	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("user %q already exists", in.Username)
+	switch {
+	case errors.Is(err, store.ErrConflict) && imp.sessions != nil:
+		return imp.update(ctx, name, hash, in.Disabled)
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("user %q already exists (--upsert updates existing users)", in.Username)
+	case err != nil:
+		return err
 	}
-	return err
+	imp.created++
+	return nil
 }

@@ -33,6 +33,43 @@
 // bcrypt(password + salt); only the first 72 bytes of the concatenation count,
 // which is what the original application did.
 //
+// PBKDF2-HMAC-SHA256 and PBKDF2-HMAC-SHA512 hashes (RFC 8018 §5.2), as
+// stored by Django and Keycloak, are stored as
+//
+//	$pbkdf2-sha256$i=<iterations>$<salt>$<hash>
+//	$pbkdf2-sha512$i=<iterations>$<salt>$<hash>
+//
+// with salt and hash in standard base64 without padding, as for argon2id.
+// Verification computes PBKDF2 over the UTF-8 password with the stored salt
+// and iterations and the stored hash's length as key length, and compares in
+// constant time. Salts are 1–128 bytes, hashes 16–128 bytes, and the work,
+// iterations × ⌈hash length / PRF output size⌉, is at most 10,000,000 PRF
+// iterations (about 1.6 s of CPU for SHA-256, 4.5 s for SHA-512; real
+// defaults are at most 1.2 million): a hash beyond that is malformed, both
+// when imported and when verified, so a stored hash cannot be used to burn
+// CPU. Build them with Import or Keycloak:
+//
+//   - Import takes Django's default hasher's form,
+//     pbkdf2_sha256$<iterations>$<salt>$<base64 hash>, where the salt is a
+//     string whose UTF-8 bytes are the PBKDF2 salt and the hash is 32 bytes
+//     in padded standard base64. (Django has no built-in pbkdf2_sha512
+//     hasher; its pbkdf2_sha1 and other hashers are not accepted.) Django's
+//     unusable-password marker "!…" is refused: there is nothing to import.
+//     Import also accepts every stored form above, unchanged.
+//   - Keycloak takes one password credential from a Keycloak realm export
+//     (users[].credentials[]): either the current form, whose credentialData
+//     and secretData are JSON documents inside strings,
+//     {"hashIterations":N,"algorithm":"pbkdf2-sha256"} and
+//     {"value":"<base64 hash>","salt":"<base64 salt>"}, or the older form
+//     with hashedSaltedValue, salt, hashIterations and algorithm at top
+//     level. Other fields (id, userLabel, createdDate, additionalParameters)
+//     are ignored. Only the algorithms pbkdf2-sha256 and pbkdf2-sha512 are
+//     accepted; Keycloak's key length (256, 512 or 1024 bits, depending on
+//     version) is the decoded value's length, as in Keycloak's own check. A
+//     top-level "value" is a plain-text password in Keycloak's format and is
+//     refused. Keycloak's optional padding of short passwords with NUL
+//     characters needs no handling: HMAC pads its key with zeros anyway.
+//
 // A successful Verify reports needsRehash for every non-argon2id hash and for
 // argon2id hashes with any parameter (m, t, p, salt or hash length) weaker than
 // the Hasher's; the caller then stores a fresh Hash of the password it just
@@ -44,8 +81,8 @@
 // argon2id is memory-hard on purpose: each computation allocates m KiB and
 // keeps a CPU busy for its whole duration. Without a bound, a burst of login
 // attempts makes the process allocate requests × m KiB and every login slows
-// down together until the process is killed for memory. Every argon2id and
-// bcrypt computation (Hash, Verify, VerifyDummy) therefore takes one of
+// down together until the process is killed for memory. Every argon2id,
+// bcrypt and PBKDF2 computation (Hash, Verify, VerifyDummy) therefore takes one of
 // MaxConcurrent slots. A caller waits at most QueueTimeout (and never past its
 // context) for a slot, then gets ErrBusy, which the HTTP layer answers with 503
 // and Retry-After. Nothing is started in the background, so the work in flight
@@ -56,7 +93,8 @@
 // at the Hasher's parameters. At the OWASP minimum (m = 19456 KiB = 19 MiB) and
 // MaxConcurrent = 8 that is 152 MiB. Stored hashes with larger m cost
 // proportionally more, up to the 1 GiB per-hash bound; hashes only enter the
-// store through Hash or through an import validated with Check.
+// store through Hash or through an import validated with Check (which
+// Import and Keycloak apply).
 //
 // # Admission
 //

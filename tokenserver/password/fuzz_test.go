@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"golang.org/x/crypto/bcrypt"
@@ -30,6 +31,15 @@ func fuzzSeeds(f *testing.F) []string {
 		"$2b$31$" + string(b[7:]),
 		salted,
 		"$bcrypt-salted$$",
+		// PBKDF2 in the stored form: Django's test vector (seasalt, 20000
+		// iterations), a Keycloak-style sha512, and near misses.
+		"$pbkdf2-sha256$i=20000$c2Vhc2FsdA$oBSd886ysm3AqYun62DOdin8YcfbU1z9cksZSuLP9r0",
+		"$pbkdf2-sha256$i=1$c2Vhc2FsdA$oBSd886ysm3AqYun62DOdin8YcfbU1z9cksZSuLP9r0",
+		"$pbkdf2-sha512$i=1000$MDEyMzQ1Njc4OWFiY2RlZg$" + strings.Repeat("A", 86),
+		"$pbkdf2-sha512$i=10000001$MDEyMzQ1Njc4OWFiY2RlZg$" + strings.Repeat("A", 86),
+		"$pbkdf2-sha256$i=0$$",
+		"$pbkdf2-sha256$",
+		"pbkdf2_sha256$20000$seasalt$oBSd886ysm3AqYun62DOdin8YcfbU1z9cksZSuLP9r0=",
 		"",
 		"$",
 	}
@@ -44,6 +54,8 @@ func cheap(v verifier) bool {
 	case bcryptHash:
 		cost, err := bcrypt.Cost(v.hash)
 		return err == nil && cost <= 5
+	case pbkdf2Hash:
+		return v.iterations*len(v.key) <= 64*1000
 	}
 	return false
 }
@@ -98,6 +110,51 @@ func FuzzVerify(f *testing.F) {
 		}
 		if !ok && rehash {
 			t.Fatalf("Verify = (false, true): needsRehash without a match")
+		}
+	})
+}
+
+// FuzzImport: Import never panics, fails only with ErrMalformed, and what
+// it returns is a stored form Check accepts.
+func FuzzImport(f *testing.F) {
+	for _, s := range fuzzSeeds(f) {
+		f.Add(s)
+	}
+	f.Add("pbkdf2_sha256$870000$seasalt$wJSpLMQRQz0Dhj/pFpbyjMj71B2gUYp6HJS5AU+32Ac=")
+	f.Add("pbkdf2_sha256$1$$")
+	f.Add("!unusable")
+	f.Fuzz(func(t *testing.T, encoded string) {
+		stored, err := Import(encoded)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Import(%q) = %v, want nil or ErrMalformed", encoded, err)
+			}
+			return
+		}
+		if err := Check(stored); err != nil {
+			t.Fatalf("Import(%q) = %q, which Check refuses: %v", encoded, stored, err)
+		}
+	})
+}
+
+// FuzzKeycloak: Keycloak never panics, fails only with ErrMalformed, and
+// what it returns is a stored form Check accepts.
+func FuzzKeycloak(f *testing.F) {
+	f.Add(`{"type":"password","secretData":"{\"value\":\"JsfNbCOIdZUbyBJ+BT+VoGI91Ec2rWLOvkLPDaX8e9k=\",\"salt\":\"P5rtFkGtPfoaryJ6PizUJw==\"}","credentialData":"{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\"}"}`)
+	f.Add(`{"type":"password","hashedSaltedValue":"JsfNbCOIdZUbyBJ+BT+VoGI91Ec2rWLOvkLPDaX8e9k=","salt":"P5rtFkGtPfoaryJ6PizUJw","hashIterations":1,"algorithm":"pbkdf2-sha512"}`)
+	f.Add(`{"type":"password","value":"x"}`)
+	f.Add(`{}`)
+	f.Add(`null`)
+	f.Fuzz(func(t *testing.T, credential string) {
+		stored, err := Keycloak([]byte(credential))
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("Keycloak(%q) = %v, want nil or ErrMalformed", credential, err)
+			}
+			return
+		}
+		if err := Check(stored); err != nil {
+			t.Fatalf("Keycloak(%q) = %q, which Check refuses: %v", credential, stored, err)
 		}
 	})
 }

@@ -189,6 +189,8 @@ func parse(encoded string) (verifier, error) {
 		return parseArgon2id(encoded)
 	case strings.HasPrefix(encoded, saltedBcryptPrefix):
 		return parseSaltedBcrypt(encoded)
+	case strings.HasPrefix(encoded, pbkdf2SHA256Prefix), strings.HasPrefix(encoded, pbkdf2SHA512Prefix):
+		return parsePBKDF2(encoded)
 	case strings.HasPrefix(encoded, "$2"):
 		return parseBcrypt(encoded)
 	}
@@ -197,7 +199,8 @@ func parse(encoded string) (verifier, error) {
 
 // Check validates the format and parameter bounds of a stored hash, for
 // example one being imported. It returns nil for a supported argon2id,
-// bcrypt or salted bcrypt hash and an error wrapping ErrMalformed otherwise.
+// bcrypt, salted bcrypt or PBKDF2 hash in its stored form and an error
+// wrapping ErrMalformed otherwise. Import also accepts foreign forms.
 func Check(encoded string) error {
 	_, err := parse(encoded)
 	return err
