@@ -3,9 +3,19 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/tokenserver/tokenserver/keys"
+	"github.com/tokenserver/tokenserver/store"
+	"github.com/tokenserver/tokenserver/store/postgres"
+	"github.com/tokenserver/tokenserver/tokenserver"
 )
 
 // cliResult is what a user sees of one command: what it printed while
@@ -190,4 +200,286 @@ func TestHelp(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestFlagsAfterArguments: flags placed after the positional argument are
+// flags (before, `client add myapp --grants password` printed the usage and
+// `user add alice --database-url …` failed); after "--" everything is an
+// argument.
+func TestFlagsAfterArguments(t *testing.T) {
+	env := productionEnv(t)
+	mustRunCLI(t, env, "", "migrate")
+	mustRunCLI(t, env, "", "client", "add", "myapp", "--grants", "password", "--scopes", "read", "--generate-secret")
+	noDB := map[string]string{}
+	mustRunCLI(t, noDB, "correct horse battery staple\n", "user", "add", "alice", "--database-url", env["DATABASE_URL"])
+	mustRunCLI(t, env, "", "user", "disable", "alice", "--access-token-ttl", "20m")
+	mustRunCLI(t, env, "", "client", "add", "--public", "--", "-dash-app")
+
+	clients := decodeList[clientJSON](t, mustRunCLI(t, env, "", "client", "list", "--json"))
+	byID := map[string]clientJSON{}
+	for _, c := range clients {
+		byID[c.ClientID] = c
+	}
+	if c := byID["myapp"]; strings.Join(c.Grants, ",") != "password" || strings.Join(c.Scopes, ",") != "read" || c.Type != "confidential" {
+		t.Errorf("myapp registered as %+v, want grants [password], scopes [read], confidential", c)
+	}
+	if c, ok := byID["-dash-app"]; !ok || c.Type != "public" {
+		t.Errorf("client after --: %+v (found %v), want a public client -dash-app", c, ok)
+	}
+	users := decodeList[userJSON](t, mustRunCLI(t, env, "", "user", "list", "--json"))
+	if len(users) != 1 || users[0].Username != "alice" || !users[0].Disabled {
+		t.Errorf("users %+v, want alice, disabled", users)
+	}
+}
+
+// TestClientAddIgnoresServerEnvironment: `client add` run in a server's
+// environment does not give the client the server's scopes, audience or any
+// other TOKENSERVER_* setting that shares a flag name: a client's settings
+// come from its command line only.
+func TestClientAddIgnoresServerEnvironment(t *testing.T) {
+	env := productionEnv(t)
+	mustRunCLI(t, env, "", "migrate")
+	for k, v := range map[string]string{
+		"TOKENSERVER_SCOPES":                      "admin,read",
+		"TOKENSERVER_AUDIENCE":                    "https://api.example.com",
+		"TOKENSERVER_GRANTS":                      "refresh_token",
+		"TOKENSERVER_PUBLIC":                      "true",
+		"TOKENSERVER_GENERATE_SECRET":             "true",
+		"TOKENSERVER_CLIENT_ACCESS_TOKEN_TTL":     "1h",
+		"TOKENSERVER_CLIENT_REFRESH_IDLE_TTL":     "1h",
+		"TOKENSERVER_CLIENT_REFRESH_ABSOLUTE_TTL": "2h",
+		"TOKENSERVER_JSON":                        "true",
+	} {
+		env[k] = v
+	}
+	out := mustRunCLI(t, env, strings.Repeat("s", 40)+"\n", "client", "add", "app")
+	if strings.Contains(out, "client secret (shown once") {
+		t.Errorf("TOKENSERVER_GENERATE_SECRET generated a secret:\n%s", out)
+	}
+	// Not JSON although TOKENSERVER_JSON is set: a table.
+	if table := mustRunCLI(t, env, "", "client", "list"); !strings.HasPrefix(table, "CLIENT_ID") {
+		t.Errorf("client list with TOKENSERVER_JSON set:\n%s", table)
+	}
+	clients := decodeList[clientJSON](t, mustRunCLI(t, env, "", "client", "list", "--json"))
+	want := clientJSON{ClientID: "app", Type: "confidential", Grants: []string{"password", "refresh_token"},
+		Scopes: []string{}, Audience: []string{}}
+	if len(clients) != 1 {
+		t.Fatalf("clients %+v", clients)
+	}
+	got := clients[0]
+	got.CreatedAt = want.CreatedAt
+	if !sameClient(got, want) {
+		t.Errorf("client registered as\n %+v\nwant\n %+v", got, want)
+	}
+}
+
+func sameClient(a, b clientJSON) bool {
+	return a.ClientID == b.ClientID && a.Type == b.Type && slices.Equal(a.Grants, b.Grants) &&
+		slices.Equal(a.Scopes, b.Scopes) && slices.Equal(a.Audience, b.Audience) &&
+		a.AccessTokenTTL == b.AccessTokenTTL && a.RefreshIdleTTL == b.RefreshIdleTTL && a.RefreshAbsoluteTTL == b.RefreshAbsoluteTTL
+}
+
+// decodeList decodes a --json listing strictly into []T.
+func decodeList[T any](t *testing.T, out string) []T {
+	t.Helper()
+	var list []T
+	dec := json.NewDecoder(strings.NewReader(out))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&list); err != nil {
+		t.Fatalf("not a JSON array of the documented objects: %v\n%s", err, out)
+	}
+	if list == nil {
+		t.Fatalf("null instead of an array:\n%s", out)
+	}
+	return list
+}
+
+// TestKeysListIsReadOnly: on a fresh, migrated database `keys list` creates
+// no key (before, it created a current and a next key through the key
+// manager's start-up).
+func TestKeysListIsReadOnly(t *testing.T) {
+	env := productionEnv(t)
+	mustRunCLI(t, env, "", "migrate")
+	if out := mustRunCLI(t, env, "", "keys", "list"); strings.Count(out, "\n") != 1 {
+		t.Errorf("keys list on an empty database:\n%s", out)
+	}
+	if list := decodeList[keyJSON](t, mustRunCLI(t, env, "", "keys", "list", "--json")); len(list) != 0 {
+		t.Errorf("keys list --json on an empty database: %+v", list)
+	}
+	if set := storedKeys(t, env); len(set) != 0 {
+		t.Fatalf("keys list created %d key(s)", len(set))
+	}
+}
+
+func storedKeys(t *testing.T, env map[string]string) []store.SigningKey {
+	t.Helper()
+	ctx := context.Background()
+	pg, err := postgres.Open(ctx, postgres.Config{URL: env["DATABASE_URL"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	set, err := pg.Keys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// TestListJSON: `user list`, `client list` and `keys list` with --json
+// print arrays of objects with the documented field names, and never a
+// secret, a password hash or key material.
+func TestListJSON(t *testing.T) {
+	env := productionEnv(t)
+	mustRunCLI(t, env, "", "migrate")
+	secretOut := mustRunCLI(t, env, "", "client", "add", "app", "--generate-secret", "--scopes", "read,write",
+		"--audience", "https://api.example.com", "--client-access-token-ttl", "5m")
+	_, secret, _ := strings.Cut(secretOut, "client secret (shown once, store it now): ")
+	secret = strings.TrimSpace(secret)
+	mustRunCLI(t, env, "", "client", "add", "spa", "--public", "--grants", "password")
+	mustRunCLI(t, env, "pw-alice-1\n", "user", "add", "alice")
+	mustRunCLI(t, env, "pw-bob-1\n", "user", "add", "bob")
+	mustRunCLI(t, env, "", "user", "disable", "bob")
+	// A key set, as a server creates it.
+	m := newTestKeyManager(t, env)
+	signing := ""
+	for _, k := range m.Keys() {
+		if k.Signing {
+			signing = k.ID
+		}
+	}
+
+	usersOut := mustRunCLI(t, env, "", "user", "list", "--json")
+	users := decodeList[userJSON](t, usersOut)
+	if len(users) != 2 || users[0].Username != "alice" || users[0].Disabled || users[0].HashScheme != "argon2id" ||
+		users[1].Username != "bob" || !users[1].Disabled || users[0].ID == "" || users[0].CreatedAt.IsZero() || users[0].PasswordChangedAt.IsZero() {
+		t.Errorf("users %+v", users)
+	}
+	clientsOut := mustRunCLI(t, env, "", "client", "list", "--json")
+	clients := decodeList[clientJSON](t, clientsOut)
+	if len(clients) != 2 {
+		t.Fatalf("clients %+v", clients)
+	}
+	wantApp := clientJSON{ClientID: "app", Type: "confidential", Grants: []string{"password", "refresh_token"},
+		Scopes: []string{"read", "write"}, Audience: []string{"https://api.example.com"}, AccessTokenTTL: 300}
+	wantSPA := clientJSON{ClientID: "spa", Type: "public", Grants: []string{"password"}, Scopes: []string{}, Audience: []string{}}
+	for i, want := range []clientJSON{wantApp, wantSPA} {
+		if !sameClient(clients[i], want) || clients[i].CreatedAt.IsZero() {
+			t.Errorf("client %d:\n %+v\nwant\n %+v", i, clients[i], want)
+		}
+	}
+	keysOut := mustRunCLI(t, env, "", "keys", "list", "--json")
+	list := decodeList[keyJSON](t, keysOut)
+	if len(list) != 2 {
+		t.Fatalf("keys %+v", list)
+	}
+	states := map[string]keyJSON{}
+	for _, k := range list {
+		states[k.State] = k
+	}
+	cur, next := states["current"], states["next"]
+	if cur.KID != signing || !cur.Signing || !cur.Published || cur.Algorithm != "ES256" || cur.CreatedAt == nil ||
+		cur.RetiredAt != nil || cur.RemoveAt != nil || next.KID == "" || next.Signing || !next.Published || next.ActivatesAt == nil {
+		t.Errorf("keys %+v, want one signing current key %s and one published next key", list, signing)
+	}
+	// Nothing secret: the client secret and its hash, password hashes, the
+	// sealed private keys or any private JWK member.
+	forbidden := []string{secret, tokenserver.HashClientSecret(secret), "$argon2id$", `"d"`, "sealed", "private", "hash\""}
+	for _, u := range storedUsers(t, env) {
+		forbidden = append(forbidden, u.PasswordHash)
+	}
+	for name, out := range map[string]string{"user": usersOut, "client": clientsOut, "keys": keysOut} {
+		for _, f := range forbidden {
+			if strings.Contains(out, f) {
+				t.Errorf("%s list --json contains %q:\n%s", name, f, out)
+			}
+		}
+	}
+}
+
+func newTestKeyManager(t *testing.T, env map[string]string) *keys.Manager {
+	t.Helper()
+	ctx := context.Background()
+	pg, err := postgres.Open(ctx, postgres.Config{URL: env["DATABASE_URL"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pg.Close)
+	kek, err := keys.ParseKEK(env["TOKENSERVER_KEK"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := keys.NewSealer(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := keys.NewManager(ctx, keys.Config{Store: pg, Sealer: sealer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func storedUsers(t *testing.T, env map[string]string) []store.User {
+	t.Helper()
+	ctx := context.Background()
+	pg, err := postgres.Open(ctx, postgres.Config{URL: env["DATABASE_URL"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	users, err := pg.ListUsers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return users
+}
+
+// lineWatcher is a writer that reports on a channel when a line containing
+// want has been written.
+type lineWatcher struct {
+	syncBuffer
+	want string
+	seen chan struct{}
+	once sync.Once
+}
+
+func (w *lineWatcher) Write(p []byte) (int, error) {
+	n, err := w.syncBuffer.Write(p)
+	if strings.Contains(w.String(), w.want) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
+}
+
+// TestListeningLineAfterBind: when `serve` logs "tokenserver listening" the
+// port is bound and answers: a client that starts at that line needs no
+// retry loop.
+func TestListeningLineAfterBind(t *testing.T) {
+	addr := freeAddr(t)
+	stderr := &lineWatcher{want: "tokenserver listening", seen: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--addr", addr}, envFrom(nil), strings.NewReader(""), &syncBuffer{}, stderr)
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case <-stderr.seen:
+	case err := <-done:
+		t.Fatalf("serve exited: %v\n%s", err, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no listening line within 30s:\n%s", stderr.String())
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatalf("GET /healthz right after the listening line: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: %d", resp.StatusCode)
+	}
 }
