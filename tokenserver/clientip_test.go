@@ -31,7 +31,7 @@ func TestClientIP(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			trusted, err := parseTrustedProxies(tt.trusted)
+			trusted, err := ParseTrustedProxies(tt.trusted)
 			if err != nil {
 				t.Fatal(err)
 			}

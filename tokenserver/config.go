@@ -103,17 +103,31 @@ type Config struct {
 	ClientCacheTTL time.Duration
 }
 
-// Defaults.
+// Defaults of the zero Config fields, exported so that the command line
+// shows and uses the same values instead of a second copy.
 const (
-	defaultAccessTokenTTL     = 15 * time.Minute
-	defaultRefreshIdleTTL     = 14 * 24 * time.Hour
-	defaultRefreshAbsoluteTTL = 90 * 24 * time.Hour
-	defaultThrottleWindow     = 5 * time.Minute
-	defaultUserFailures       = 5
-	defaultIPFailures         = 100
-	defaultPingInterval       = 5 * time.Second
-	defaultMaxStreams         = 1000
-	defaultClientCacheTTL     = 5 * time.Second
+	DefaultAccessTokenTTL     = 15 * time.Minute
+	DefaultRefreshIdleTTL     = 14 * 24 * time.Hour
+	DefaultRefreshAbsoluteTTL = 90 * 24 * time.Hour
+	DefaultThrottleWindow     = 5 * time.Minute
+	DefaultUserFailures       = 5
+	DefaultIPFailures         = 100
+	DefaultPingInterval       = 5 * time.Second
+	DefaultMaxStreams         = 1000
+	DefaultClientCacheTTL     = 5 * time.Second
+)
+
+// The package's own short names for the defaults (used throughout its tests).
+const (
+	defaultAccessTokenTTL     = DefaultAccessTokenTTL
+	defaultRefreshIdleTTL     = DefaultRefreshIdleTTL
+	defaultRefreshAbsoluteTTL = DefaultRefreshAbsoluteTTL
+	defaultThrottleWindow     = DefaultThrottleWindow
+	defaultUserFailures       = DefaultUserFailures
+	defaultIPFailures         = DefaultIPFailures
+	defaultPingInterval       = DefaultPingInterval
+	defaultMaxStreams         = DefaultMaxStreams
+	defaultClientCacheTTL     = DefaultClientCacheTTL
 )
 
 // withDefaults returns c with every zero setting replaced by its default.
@@ -163,7 +177,7 @@ func (c Config) validate() error {
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf(format, args...))
 	}
-	if err := validateIssuer(c.Issuer); err != nil {
+	if err := ValidateIssuer(c.Issuer); err != nil {
 		bad("Issuer: %w", err)
 	}
 	for _, a := range c.Audience {
@@ -201,11 +215,11 @@ func (c Config) validate() error {
 			bad("%s: required", name)
 		}
 	}
-	if _, err := parseTrustedProxies(c.TrustedProxies); err != nil {
+	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
 		bad("%w", err)
 	}
 	for i, sc := range c.Scopes {
-		if !validScopeToken(sc) {
+		if !ValidScopeToken(sc) {
 			bad("Scopes[%d]: %q is not a valid scope token (RFC 6749 §3.3)", i, sc)
 		}
 	}
@@ -221,10 +235,11 @@ func (c Config) validate() error {
 	return fmt.Errorf("tokenserver: config: %s", strings.Join(msgs, "; "))
 }
 
-// validateIssuer enforces RFC 8414 §2: an https URL with no query or
+// ValidateIssuer enforces RFC 8414 §2: an https URL with no query or
 // fragment. Plain http is allowed for loopback hosts so that local
-// development needs no certificate.
-func validateIssuer(issuer string) error {
+// development needs no certificate. Exported so that a command line checks
+// its setting by the same rule, naming its own flag.
+func ValidateIssuer(issuer string) error {
 	if issuer == "" {
 		return errors.New("required")
 	}
@@ -257,8 +272,10 @@ func isLoopbackHost(host string) bool {
 	return err == nil && a.IsLoopback()
 }
 
-// parseTrustedProxies parses CIDRs and single addresses (as /32 or /128).
-func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
+// ParseTrustedProxies parses Config.TrustedProxies: CIDRs and single
+// addresses (as /32 or /128). Exported so that a command line accepts
+// exactly what Config accepts.
+func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for i, s := range list {
 		s = strings.TrimSpace(s)

@@ -31,7 +31,7 @@ func parseScope(scope string) ([]string, error) {
 		if n++; n > maxScopeTokens {
 			return nil, newError(CodeInvalidScope, "too many scope tokens (at most "+strconv.Itoa(maxScopeTokens)+")", nil)
 		}
-		if !validScopeToken(tok) {
+		if !ValidScopeToken(tok) {
 			return nil, newError(CodeInvalidScope, "malformed scope", nil)
 		}
 		tokens.add(tok)
@@ -39,9 +39,11 @@ func parseScope(scope string) ([]string, error) {
 	return tokens.list, nil
 }
 
-// validScopeToken reports whether tok is a non-empty RFC 6749 §3.3
-// scope-token.
-func validScopeToken(tok string) bool {
+// ValidScopeToken reports whether tok is a non-empty RFC 6749 §3.3
+// scope-token (1*( %x21 / %x23-5B / %x5D-7E )). Exported so that client
+// registration (tokenserver client add) accepts exactly the scopes the token
+// endpoint can grant.
+func ValidScopeToken(tok string) bool {
 	if tok == "" {
 		return false
 	}

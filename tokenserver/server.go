@@ -85,7 +85,7 @@ func New(cfg Config) (*Server, error) {
 	s.clients = newClientCache(cfg.Clients, cfg.ClientCacheTTL, cfg.Now)
 	s.dummySecretHash = newDummySecretHash()
 	// validate has already parsed them once; this cannot fail.
-	s.trustedProxies, _ = parseTrustedProxies(cfg.TrustedProxies)
+	s.trustedProxies, _ = ParseTrustedProxies(cfg.TrustedProxies)
 	var err error
 	if s.metadata, err = s.buildMetadata(); err != nil {
 		return nil, fmt.Errorf("tokenserver: metadata: %w", err)

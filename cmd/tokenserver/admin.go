@@ -3,26 +3,44 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/tokenserver/tokenserver/sessions"
+	"github.com/tokenserver/tokenserver/tokenserver"
 )
 
-// adminFlags are the settings every admin command shares.
+// adminFlags are the settings admin commands share. They reach the servers'
+// database (and Redis, to tell the servers about revocations); nothing of a
+// server's own configuration is read, so an admin command run inside a
+// server's environment acts the same as anywhere else.
 type adminFlags struct {
 	store     storeFlags
 	accessTTL time.Duration
+	// dbOnly is set for commands that touch PostgreSQL only.
+	dbOnly bool
 }
 
+// registerDB registers the settings of a command that reads or writes the
+// database only (migrate, list, add, delete a client, add users).
+func (a *adminFlags) registerDB(fs *flag.FlagSet) {
+	a.dbOnly = true
+	a.store.registerDatabase(fs, false)
+}
+
+// register registers the settings of a command that revokes (or signs):
+// the database, Redis, and the least lifetime of a revocation.
 func (a *adminFlags) register(fs *flag.FlagSet) {
-	a.store.register(fs)
-	fs.DurationVar(&a.accessTTL, "access-token-ttl", 15*time.Minute,
+	a.store.registerDatabase(fs, false)
+	a.store.registerRedis(fs)
+	fs.DurationVar(&a.accessTTL, "access-token-ttl", tokenserver.DefaultAccessTokenTTL,
 		"the least time a revocation is remembered; the lifetimes recorded by running servers and clients' own lifetimes lengthen it")
 }
 
@@ -31,23 +49,25 @@ func (a *adminFlags) register(fs *flag.FlagSet) {
 // running `serve`, so there is nothing to administer without a database.
 func openAdmin(ctx context.Context, e env, a *adminFlags) (*backends, error) {
 	if a.store.databaseURL == "" {
-		return nil, errors.New("DATABASE_URL is not set: admin commands act on the PostgreSQL store (the embedded store lives only inside `serve`)")
+		return nil, fmt.Errorf("--database-url [%s] is required: admin commands act on the servers' PostgreSQL database", envName("database-url"))
 	}
-	logger := newLogger(e.stderr, "warn", "text")
-	return openBackends(ctx, &a.store, time.Now, logger)
+	level := "warn"
+	if a.dbOnly {
+		level = "error" // no Redis to warn about: this command needs none
+	}
+	return openBackends(ctx, &a.store, time.Now, newLogger(e.stderr, level, "text"))
 }
 
 func runMigrate(ctx context.Context, e env, args []string) error {
 	var a adminFlags
 	fs := newFlagSet("migrate", "migrate [flags]", e.stderr)
-	a.register(fs)
+	a.registerDB(fs)
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return err
 	}
-	if a.store.databaseURL == "" {
-		return errors.New("DATABASE_URL is not set")
+	if err := exactArgs(fs); err != nil {
+		return err
 	}
-	a.store.redisURL = "" // migrations touch PostgreSQL only
 	b, err := openAdmin(ctx, e, &a)
 	if err != nil {
 		return err
@@ -61,36 +81,79 @@ func runMigrate(ctx context.Context, e env, args []string) error {
 }
 
 // listCommand parses an admin command that takes no arguments (`user list`,
-// `client list`) and opens the backends.
-func listCommand(ctx context.Context, e env, name string, args []string) (*backends, error) {
+// `client list`) and opens the backends. It reports whether --json was given.
+func listCommand(ctx context.Context, e env, name string, args []string) (*backends, bool, error) {
 	a := &adminFlags{}
 	fs := newFlagSet(name, name+" [flags]", e.stderr)
-	a.register(fs)
+	a.registerDB(fs)
+	asJSON := jsonFlag(fs)
 	if err := parseFlags(fs, args, e.getenv); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return nil, errUsage
+	if err := exactArgs(fs); err != nil {
+		return nil, false, err
 	}
-	return openAdmin(ctx, e, a)
+	b, err := openAdmin(ctx, e, a)
+	return b, *asJSON, err
+}
+
+// jsonFlag registers --json (flag only: an output format is chosen per
+// invocation, never inherited from the environment).
+func jsonFlag(fs *flag.FlagSet) *bool {
+	v := fs.Bool("json", false, "print a JSON array of objects instead of a table (no secrets, hashes or private keys)")
+	setFlagOnly(fs, "json")
+	return v
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// subcmd is one subcommand of a group (`user add`).
+type subcmd struct {
+	name    string
+	args    string // positional arguments, for the group's help
+	summary string
+	run     func(context.Context, env, []string) error
 }
 
 // subcommand dispatches `tokenserver <group> <sub> ...`.
-func subcommand(ctx context.Context, e env, group string, args []string, subs map[string]func(context.Context, env, []string) error, usage string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintf(e.stderr, "Usage: tokenserver %s %s\n", group, usage)
-		if len(args) == 0 {
-			return errUsage
-		}
+func subcommand(ctx context.Context, e env, group string, args []string, subs []subcmd) error {
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	list := strings.Join(names, ", ")
+	if len(args) == 0 {
+		return usageErrorf(group, "missing subcommand (%s)", list)
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		printGroupUsage(e.stderr, group, subs)
 		return nil
 	}
-	f, ok := subs[args[0]]
-	if !ok {
-		fmt.Fprintf(e.stderr, "tokenserver %s: unknown subcommand %q\nUsage: tokenserver %s %s\n", group, args[0], group, usage)
-		return errUsage
+	for _, s := range subs {
+		if s.name == args[0] {
+			return s.run(ctx, e, args[1:])
+		}
 	}
-	return f(ctx, e, args[1:])
+	if strings.HasPrefix(args[0], "-") {
+		return usageErrorf(group, "flags go after the subcommand: tokenserver %s <%s> [flags]", group, strings.Join(names, "|"))
+	}
+	return usageErrorf(group, "unknown subcommand %q (%s)", args[0], list)
+}
+
+func printGroupUsage(w io.Writer, group string, subs []subcmd) {
+	fmt.Fprintf(w, "Usage: tokenserver %s <subcommand> [arguments] [flags]\n\nSubcommands:\n", group)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range subs {
+		fmt.Fprintf(tw, "  %s %s\t%s\n", s.name, s.args, s.summary)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nRun 'tokenserver %s <subcommand> -h' for its flags.\n", group)
 }
 
 // readSecretLine reads one line from stdin: passwords and client secrets come

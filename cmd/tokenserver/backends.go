@@ -33,15 +33,36 @@ type storeFlags struct {
 	kekFile            string
 }
 
+// register registers every storage setting of `serve`.
 func (f *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.databaseURL, "database-url", "", "PostgreSQL URL; empty runs on the embedded in-memory store")
+	f.registerDatabase(fs, true)
+	f.registerRedis(fs)
+	f.registerKEK(fs)
+}
+
+// registerDatabase registers the PostgreSQL settings. Only a server has an
+// embedded store to fall back on; for admin commands the URL is required.
+func (f *storeFlags) registerDatabase(fs *flag.FlagSet, server bool) {
+	usage := "PostgreSQL URL of the servers' database (required)"
+	if server {
+		usage = "PostgreSQL URL; empty runs on the embedded in-memory store"
+	}
+	fs.StringVar(&f.databaseURL, "database-url", "", usage)
 	fs.IntVar(&f.dbMaxConns, "db-max-conns", 20, "PostgreSQL pool size")
 	fs.DurationVar(&f.dbConnectTimeout, "db-connect-timeout", 3*time.Second, "PostgreSQL connect timeout")
 	fs.DurationVar(&f.dbStatementTimeout, "db-statement-timeout", 5*time.Second, "PostgreSQL statement timeout")
 	fs.DurationVar(&f.dbQueryTimeout, "db-query-timeout", 0,
 		"client-side deadline of each PostgreSQL call, so a frozen or unreachable database answers 503 instead of hanging; 0 = statement timeout + 1s")
+}
+
+// registerRedis registers the Redis settings.
+func (f *storeFlags) registerRedis(fs *flag.FlagSet) {
 	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL (redis://, rediss://, redis+sentinel://); needed for revocation push and shared login throttling")
-	fs.StringVar(&f.redisPrefix, "redis-prefix", "tokenserver:", "prefix of every Redis key and channel")
+	fs.StringVar(&f.redisPrefix, "redis-prefix", redis.DefaultPrefix, "prefix of every Redis key and channel")
+}
+
+// registerKEK registers the key-encryption key of signing keys at rest.
+func (f *storeFlags) registerKEK(fs *flag.FlagSet) {
 	fs.StringVar(&f.kek, "kek", "", "key-encryption key for signing keys at rest: 32 random bytes, base64 (required with a database)")
 	fs.StringVar(&f.kekFile, "kek-file", "", "file holding the key-encryption key (alternative to --kek)")
 }

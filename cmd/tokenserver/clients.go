@@ -14,8 +14,6 @@ import (
 	"github.com/tokenserver/tokenserver/tokenserver"
 )
 
-const clientUsage = "add|list|delete [flags] [CLIENT_ID]"
-
 // minClientSecret is the shortest secret `client add` accepts from stdin.
 // Client secrets are stored as SHA-256 (they are machine secrets, not human
 // passwords), which is only safe for high-entropy secrets.
@@ -25,17 +23,17 @@ const minClientSecret = 32
 var supportedGrants = []string{"password", "refresh_token", "client_credentials"}
 
 func runClient(ctx context.Context, e env, args []string) error {
-	return subcommand(ctx, e, "client", args, map[string]func(context.Context, env, []string) error{
-		"add":    clientAdd,
-		"list":   clientList,
-		"delete": clientDelete,
-	}, clientUsage)
+	return subcommand(ctx, e, "client", args, []subcmd{
+		{"add", "CLIENT_ID", "register a client: secret on stdin, or --generate-secret, or --public", clientAdd},
+		{"list", "", "list clients (--json for JSON); never shows secrets", clientList},
+		{"delete", "CLIENT_ID", "delete a client", clientDelete},
+	})
 }
 
 func clientAdd(ctx context.Context, e env, args []string) error {
 	a := &adminFlags{}
-	fs := newFlagSet("client add", "client add [flags] CLIENT_ID   (secret on stdin, or --generate-secret, or --public)", e.stderr)
-	a.register(fs)
+	fs := newFlagSet("client add", "client add CLIENT_ID [flags]   (secret on stdin, or --generate-secret, or --public)", e.stderr)
+	a.registerDB(fs)
 	var (
 		generate, public           bool
 		grants                     = listFlag{"password", "refresh_token"}
@@ -46,16 +44,20 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 	fs.BoolVar(&public, "public", false, "a public client: authenticates with client_id only")
 	fs.Var(&grants, "grants", "allowed grant types, comma-separated")
 	fs.Var(&scopes, "scopes", "allowed scopes, comma-separated")
-	fs.Var(&audience, "audience", "aud of this client's access tokens, comma-separated (default: the server's)")
+	fs.Var(&audience, "audience", "aud of this client's access tokens, comma-separated (default: the server's --audience)")
 	fs.DurationVar(&accessTTL, "client-access-token-ttl", 0, "this client's access token lifetime (0 = server default)")
 	fs.DurationVar(&idleTTL, "client-refresh-idle-ttl", 0, "this client's refresh idle lifetime (0 = server default)")
 	fs.DurationVar(&absTTL, "client-refresh-absolute-ttl", 0, "this client's refresh absolute lifetime (0 = server default)")
+	// The client's own settings come from this command line only: read
+	// from TOKENSERVER_SCOPES or TOKENSERVER_AUDIENCE they would silently
+	// give the client a server's settings when run in a server's pod.
+	setFlagOnly(fs, "generate-secret", "public", "grants", "scopes", "audience",
+		"client-access-token-ttl", "client-refresh-idle-ttl", "client-refresh-absolute-ttl")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
-		fs.Usage()
-		return errUsage
+	if err := exactArgs(fs, "CLIENT_ID"); err != nil {
+		return err
 	}
 	id := strings.TrimSpace(fs.Arg(0))
 	if generate && public {
@@ -79,8 +81,9 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 		}
 	}
 	for _, s := range scopes {
-		if strings.ContainsAny(s, " \"\\") {
-			return fmt.Errorf("--scopes: invalid scope %q (RFC 6749 §3.3)", s)
+		// The token endpoint's rule: a scope it could never grant is refused here.
+		if !tokenserver.ValidScopeToken(s) {
+			return usageErrorf(fs.Name(), "--scopes: invalid scope %q (RFC 6749 §3.3: printable ASCII, no space, quote or backslash)", s)
 		}
 	}
 	if accessTTL < 0 || idleTTL < 0 || absTTL < 0 {
@@ -132,7 +135,7 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 }
 
 func clientList(ctx context.Context, e env, args []string) error {
-	b, err := listCommand(ctx, e, "client list", args)
+	b, asJSON, err := listCommand(ctx, e, "client list", args)
 	if err != nil {
 		return err
 	}
@@ -140,6 +143,9 @@ func clientList(ctx context.Context, e env, args []string) error {
 	clients, err := b.clients.ListClients(ctx)
 	if err != nil {
 		return fmt.Errorf("list clients: %w", err)
+	}
+	if asJSON {
+		return writeJSON(e.stdout, clientListJSON(clients))
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CLIENT_ID\tTYPE\tGRANTS\tSCOPES\tAUDIENCE\tCREATED")
@@ -156,14 +162,13 @@ func clientList(ctx context.Context, e env, args []string) error {
 
 func clientDelete(ctx context.Context, e env, args []string) error {
 	a := &adminFlags{}
-	fs := newFlagSet("client delete", "client delete [flags] CLIENT_ID", e.stderr)
-	a.register(fs)
+	fs := newFlagSet("client delete", "client delete CLIENT_ID [flags]", e.stderr)
+	a.registerDB(fs)
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return errUsage
+	if err := exactArgs(fs, "CLIENT_ID"); err != nil {
+		return err
 	}
 	b, err := openAdmin(ctx, e, a)
 	if err != nil {

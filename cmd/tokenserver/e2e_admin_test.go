@@ -68,6 +68,7 @@ func TestUserLifecycleCommands(t *testing.T) {
 func TestKeysRotateTooEarly(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
+	newTestKeyManager(t, env) // the set a server creates at start (keys list creates none)
 	before := mustRunCLI(t, env, "", "keys", "list")
 	out, err := runCLI(t, env, "", "keys", "rotate")
 	if err == nil || !strings.Contains(err.Error(), "too early") {

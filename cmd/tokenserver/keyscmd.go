@@ -11,10 +11,10 @@ import (
 )
 
 func runKeys(ctx context.Context, e env, args []string) error {
-	return subcommand(ctx, e, "keys", args, map[string]func(context.Context, env, []string) error{
-		"list":   keysList,
-		"rotate": keysRotate,
-	}, "list|rotate [--now] [flags]")
+	return subcommand(ctx, e, "keys", args, []subcmd{
+		{"list", "", "list the signing keys and their lifecycle (--json for JSON); changes nothing", keysList},
+		{"rotate", "[--now]", "promote the next key (planned), or with --now retire a leaked key at once", keysRotate},
+	})
 }
 
 // keysFlags are the admin flags plus the key-lifecycle settings, which must
@@ -25,48 +25,62 @@ type keysFlags struct {
 	maxAge     time.Duration
 }
 
-func openKeyManager(ctx context.Context, e env, name string, args []string, extra func(*flag.FlagSet)) (*keys.Manager, *backends, keysFlags, error) {
+// parseKeysFlags parses a keys subcommand's flags and opens the backends.
+func parseKeysFlags(ctx context.Context, e env, name string, args []string, extra func(*flag.FlagSet)) (*backends, keysFlags, *keys.Sealer, error) {
 	var k keysFlags
 	fs := newFlagSet("keys "+name, "keys "+name+" [flags]", e.stderr)
 	k.admin.register(fs)
-	fs.StringVar(&k.signingAlg, "signing-alg", "ES256", "signing algorithm (as configured on the servers)")
-	fs.DurationVar(&k.maxAge, "jwks-max-age", 10*time.Minute, "JWKS max-age (as configured on the servers)")
+	k.admin.store.registerKEK(fs)
+	fs.StringVar(&k.signingAlg, "signing-alg", keys.DefaultAlgorithm, "signing algorithm (as configured on the servers)")
+	fs.DurationVar(&k.maxAge, "jwks-max-age", keys.DefaultMaxAge, "JWKS max-age (as configured on the servers)")
 	if extra != nil {
 		extra(fs)
 	}
 	if err := parseFlags(fs, args, e.getenv); err != nil {
-		return nil, nil, k, err
+		return nil, k, nil, err
+	}
+	if err := exactArgs(fs); err != nil {
+		return nil, k, nil, err
 	}
 	b, err := openAdmin(ctx, e, &k.admin)
 	if err != nil {
-		return nil, nil, k, err
+		return nil, k, nil, err
 	}
 	sealer, err := k.admin.store.sealer()
 	if err != nil {
 		b.Close()
-		return nil, nil, k, err
+		return nil, k, nil, err
 	}
-	m, err := keys.NewManager(ctx, keys.Config{
-		Store: b.keys, Sealer: sealer, Algorithm: k.signingAlg, MaxAge: k.maxAge,
-		MaxTokenTTL: k.admin.accessTTL, Now: time.Now,
-	})
-	if err != nil {
-		b.Close()
-		return nil, nil, k, fmt.Errorf("signing keys: %w", err)
-	}
-	return m, b, k, nil
+	return b, k, sealer, nil
 }
 
+func (k *keysFlags) config(b *backends, sealer *keys.Sealer) keys.Config {
+	return keys.Config{
+		Store: b.keys, Sealer: sealer, Algorithm: k.signingAlg, MaxAge: k.maxAge,
+		MaxTokenTTL: k.admin.accessTTL, Now: time.Now,
+	}
+}
+
+// keysList reads the set without changing it: keys.List creates no key,
+// even on an empty database (listing must be safe to run anywhere).
 func keysList(ctx context.Context, e env, args []string) error {
-	m, b, _, err := openKeyManager(ctx, e, "list", args, nil)
+	var asJSON *bool
+	b, k, sealer, err := parseKeysFlags(ctx, e, "list", args, func(fs *flag.FlagSet) { asJSON = jsonFlag(fs) })
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	return printKeys(e, m)
+	list, err := keys.List(ctx, k.config(b, sealer))
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, keyListJSON(list))
+	}
+	return printKeys(e, list)
 }
 
-func printKeys(e env, m *keys.Manager) error {
+func printKeys(e env, list []keys.KeyInfo) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tACTIVATES\tRETIRED\tREMOVED")
 	ts := func(t time.Time) string {
@@ -75,7 +89,7 @@ func printKeys(e env, m *keys.Manager) error {
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
-	for _, k := range m.Keys() {
+	for _, k := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, k.State,
 			ts(k.CreatedAt), ts(k.ActivatesAt), ts(k.RetiredAt), ts(k.RemoveAt))
 	}
@@ -84,24 +98,30 @@ func printKeys(e env, m *keys.Manager) error {
 
 func keysRotate(ctx context.Context, e env, args []string) error {
 	var now bool
-	m, b, k, err := openKeyManager(ctx, e, "rotate", args, func(fs *flag.FlagSet) {
+	b, k, sealer, err := parseKeysFlags(ctx, e, "rotate", args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&now, "now", false, "emergency rotation (a leaked key): retire and unpublish the current key at once, and revoke its tokens on every resource server through the revocation feed")
+		setFlagOnly(fs, "now") // an emergency is never inherited from the environment
 	})
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	// The manager creates the set if there is none: rotating needs keys.
+	m, err := keys.NewManager(ctx, k.config(b, sealer))
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
 	if !now {
 		if err := m.Rotate(ctx); err != nil {
 			return fmt.Errorf("rotate: %w", err)
 		}
-		return printKeys(e, m)
+		return printKeys(e, m.Keys())
 	}
 	kids, err := m.RotateNowKIDs(ctx)
 	if err != nil {
 		return fmt.Errorf("rotate: %w", err)
 	}
-	if err := printKeys(e, m); err != nil {
+	if err := printKeys(e, m.Keys()); err != nil {
 		return err
 	}
 	// Only after the rotation has committed: revoking first would refuse

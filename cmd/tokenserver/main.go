@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -21,15 +22,33 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "tokenserver:", err)
-		}
+		reportError(os.Stderr, err)
 		os.Exit(exitCode(err))
 	}
 }
 
-// errUsage marks an error whose message was already printed with usage.
+// errUsage marks a command-line mistake (exit status 2). Bare, it means the
+// usage was already printed; a *usageError carries its own message.
 var errUsage = errors.New("usage")
+
+// reportError prints err as main does: one line naming what was wrong,
+// prefixed once with the program name, and for a usage error a short hint.
+func reportError(w io.Writer, err error) {
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue):
+		prefix := "tokenserver"
+		if ue.cmd != "" {
+			prefix += " " + ue.cmd
+		}
+		fmt.Fprintf(w, "%s: %s\n%s\n", prefix, ue.msg, ue.hint())
+	case errors.Is(err, errUsage):
+		// already printed with the usage
+	default:
+		// Library errors carry their package prefix; "tokenserver: tokenserver: config: ..." says nothing twice.
+		fmt.Fprintln(w, "tokenserver:", strings.TrimPrefix(err.Error(), "tokenserver: "))
+	}
+}
 
 func exitCode(err error) int {
 	if errors.Is(err, errUsage) {
@@ -60,7 +79,7 @@ func commands() []command {
 		{"user", "manage users: add, set-password, disable, enable, delete, list, import, revoke-sessions", runUser},
 		{"client", "manage clients: add, list, delete", runClient},
 		{"keys", "manage signing keys: list, rotate [--now]", runKeys},
-		{"version", "print the version", runVersion},
+		{"version", "print the version (also --version)", runVersion},
 	}
 }
 
@@ -68,12 +87,15 @@ func commands() []command {
 // subcommand and returns its error. Nothing here reads globals.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		return usageErrorf("", "missing command")
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(stderr)
-		if len(args) == 0 {
-			return errUsage
-		}
 		return nil
+	}
+	if args[0] == "--version" || args[0] == "-version" {
+		return runVersion(ctx, e, args[1:])
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {
@@ -84,9 +106,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return err
 		}
 	}
-	fmt.Fprintf(stderr, "tokenserver: unknown command %q\n\n", args[0])
-	printUsage(stderr)
-	return errUsage
+	return usageErrorf("", "unknown command %q", args[0])
 }
 
 func printUsage(w io.Writer) {
@@ -101,7 +121,10 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "TOKENSERVER_<FLAG> (e.g. --addr / TOKENSERVER_ADDR); DATABASE_URL and REDIS_URL keep their names.")
 }
 
-func runVersion(_ context.Context, e env, _ []string) error {
+func runVersion(_ context.Context, e env, args []string) error {
+	if len(args) > 0 {
+		return usageErrorf("version", "unexpected argument %q", args[0])
+	}
 	fmt.Fprintf(e.stdout, "tokenserver %s\n", version)
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -67,17 +67,17 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs := newFlagSet("serve", "serve [flags]", e.stderr)
 	c.store.register(fs)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen address")
-	fs.StringVar(&c.issuer, "issuer", "", "issuer URL (iss claim and discovery); default http://<addr>")
+	fs.StringVar(&c.issuer, "issuer", "", "public https URL of this server (iss claim and discovery); required unless --addr is a loopback address, where it defaults to http://<addr>")
 	fs.Var(&c.audience, "audience", "default aud of access tokens, comma-separated (default: the issuer)")
 	fs.Var(&c.scopes, "scopes", "scopes advertised in discovery metadata, comma-separated")
-	fs.DurationVar(&c.accessTTL, "access-token-ttl", 15*time.Minute, "access token lifetime")
-	fs.DurationVar(&c.refreshIdleTTL, "refresh-idle-ttl", 14*24*time.Hour, "refresh token idle lifetime")
-	fs.DurationVar(&c.refreshAbsTTL, "refresh-absolute-ttl", 90*24*time.Hour, "refresh session absolute lifetime")
+	fs.DurationVar(&c.accessTTL, "access-token-ttl", tokenserver.DefaultAccessTokenTTL, "access token lifetime")
+	fs.DurationVar(&c.refreshIdleTTL, "refresh-idle-ttl", tokenserver.DefaultRefreshIdleTTL, "refresh token idle lifetime")
+	fs.DurationVar(&c.refreshAbsTTL, "refresh-absolute-ttl", tokenserver.DefaultRefreshAbsoluteTTL, "refresh session absolute lifetime")
 	fs.DurationVar(&c.reuseLeeway, "refresh-reuse-leeway", 0, "grace period in which a client may retry a refresh whose response it lost (0 = off)")
-	fs.StringVar(&c.signingAlg, "signing-alg", "ES256", "access token signing algorithm: ES256, RS256 or EdDSA")
+	fs.StringVar(&c.signingAlg, "signing-alg", keys.DefaultAlgorithm, "access token signing algorithm: ES256, RS256 or EdDSA")
 	fs.Var(&c.publishAlgs, "publish-algs", "extra algorithms whose keys are kept published, comma-separated")
-	fs.DurationVar(&c.rotationPeriod, "key-rotation-period", 30*24*time.Hour, "how often the signing key rotates (0 = only on demand)")
-	fs.DurationVar(&c.jwksMaxAge, "jwks-max-age", 10*time.Minute, "JWKS Cache-Control max-age; a new key is published this long before it signs")
+	fs.DurationVar(&c.rotationPeriod, "key-rotation-period", keys.DefaultRotationPeriod, "how often the signing key rotates (0 = only on demand)")
+	fs.DurationVar(&c.jwksMaxAge, "jwks-max-age", keys.DefaultMaxAge, "JWKS Cache-Control max-age; a new key is published this long before it signs")
 	fs.BoolVar(&c.migrate, "migrate", false, "apply database migrations before serving")
 	fs.StringVar(&c.keyFile, "signing-key-file", "", "PEM private key that signs (keys from files instead of the database; no automatic rotation)")
 	fs.Var(&c.nextKeyFiles, "next-key-files", "with --signing-key-file: PEM keys published ahead of a planned switch, comma-separated")
@@ -86,22 +86,23 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.demoClient, "demo-client", defaultDemoClient, "embedded mode only: demo client ID:SECRET")
 	fs.IntVar(&c.hashConcurrency, "hash-concurrency", 0, "password hashes computed at once (0 = number of CPUs)")
 	fs.DurationVar(&c.hashQueue, "hash-queue-timeout", 2*time.Second, "how long a login may wait for a hashing slot before 503")
-	fs.UintVar(&c.argon2Memory, "argon2-memory", 19456, "argon2id memory for new hashes, KiB (OWASP minimum 19456)")
-	fs.UintVar(&c.argon2Time, "argon2-time", 2, "argon2id iterations for new hashes (OWASP minimum 2)")
-	fs.UintVar(&c.argon2Threads, "argon2-threads", 1, "argon2id parallelism for new hashes")
-	fs.IntVar(&c.throttleUser, "throttle-user-failures", 5, "failed logins allowed per (username, client IP) per window")
-	fs.IntVar(&c.throttleIP, "throttle-ip-failures", 100, "failed logins allowed per client IP per window")
-	fs.DurationVar(&c.throttleWindow, "throttle-window", 5*time.Minute, "login throttling window")
-	fs.DurationVar(&c.clientCacheTTL, "client-cache-ttl", 5*time.Second, "how long a client registration is reused without a database read; a deleted client stops authenticating within it (0 = no cache)")
-	fs.Var(&c.trustedProxies, "trusted-proxies", "CIDRs of reverse proxies whose X-Forwarded-For is trusted, comma-separated")
+	owasp := password.OWASP()
+	fs.UintVar(&c.argon2Memory, "argon2-memory", uint(owasp.Memory), "argon2id memory for new hashes, KiB (OWASP minimum)")
+	fs.UintVar(&c.argon2Time, "argon2-time", uint(owasp.Time), "argon2id iterations for new hashes (OWASP minimum)")
+	fs.UintVar(&c.argon2Threads, "argon2-threads", uint(owasp.Threads), "argon2id parallelism for new hashes")
+	fs.IntVar(&c.throttleUser, "throttle-user-failures", tokenserver.DefaultUserFailures, "failed logins allowed per (username, client IP) per window")
+	fs.IntVar(&c.throttleIP, "throttle-ip-failures", tokenserver.DefaultIPFailures, "failed logins allowed per client IP per window")
+	fs.DurationVar(&c.throttleWindow, "throttle-window", tokenserver.DefaultThrottleWindow, "login throttling window")
+	fs.DurationVar(&c.clientCacheTTL, "client-cache-ttl", tokenserver.DefaultClientCacheTTL, "how long a client registration is reused without a database read; a deleted client stops authenticating within it (0 = no cache)")
+	fs.Var(&c.trustedProxies, "trusted-proxies", "reverse proxies whose X-Forwarded-For is trusted: CIDRs or single IP addresses, comma-separated")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	if err := exactArgs(fs); err != nil {
+		return nil, err
 	}
 	return c, c.validate()
 }
@@ -113,14 +114,27 @@ func (c *serveConfig) validate() error {
 	bad := func(flagName, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("--%s [%s]: %s", flagName, envName(flagName), fmt.Sprintf(format, a...)))
 	}
-	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+	host, _, err := net.SplitHostPort(c.addr)
+	if err != nil {
 		bad("addr", "%v", err)
 	}
-	if c.issuer == "" {
-		c.issuer = "http://" + c.addr
+	switch {
+	case c.issuer != "":
+		// The library's rule (RFC 8414 §2), reported against the flag.
+		if err := tokenserver.ValidateIssuer(c.issuer); err != nil {
+			bad("issuer", "%v, got %q", err, c.issuer)
+		}
+	case err == nil && isLoopback(host):
+		c.issuer = "http://" + c.addr // local development: no certificate needed
+	case err == nil:
+		// Tokens name their issuer: on a reachable address that is the
+		// public URL, which only the operator knows.
+		errs = append(errs, fmt.Errorf("--issuer [%s] is required when --addr is not a loopback address: set your public https URL (e.g. https://auth.example.com)", envName("issuer")))
 	}
-	if u, err := url.Parse(c.issuer); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		bad("issuer", "must be an absolute http(s) URL, got %q", c.issuer)
+	for _, sc := range c.scopes {
+		if !tokenserver.ValidScopeToken(sc) {
+			bad("scopes", "invalid scope %q (RFC 6749 §3.3: printable ASCII, no space, quote or backslash)", sc)
+		}
 	}
 	for name, d := range map[string]time.Duration{
 		"access-token-ttl": c.accessTTL, "refresh-idle-ttl": c.refreshIdleTTL,
@@ -167,8 +181,9 @@ func (c *serveConfig) validate() error {
 		bad("demo-client", "must be ID:SECRET")
 	}
 	for _, p := range c.trustedProxies {
-		if _, _, err := net.ParseCIDR(p); err != nil {
-			bad("trusted-proxies", "%v", err)
+		// Exactly what tokenserver.Config accepts: CIDRs and bare addresses.
+		if _, err := tokenserver.ParseTrustedProxies([]string{p}); err != nil {
+			bad("trusted-proxies", "%q is neither a CIDR nor an IP address", p)
 		}
 	}
 	if _, err := parseLogLevel(c.logLevel); err != nil {
@@ -357,6 +372,16 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// isLoopback reports whether a listen host is reachable from this machine
+// only. An empty host (":8080") listens on every interface.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }
 
 // clientCacheTTL maps the flag (0 = no cache) to tokenserver.Config

@@ -15,33 +15,35 @@ import (
 	"github.com/tokenserver/tokenserver/tokenserver/username"
 )
 
-const userUsage = "add|set-password|disable|enable|delete|list|import|revoke-sessions [flags] [USERNAME|FILE]"
-
 func runUser(ctx context.Context, e env, args []string) error {
-	return subcommand(ctx, e, "user", args, map[string]func(context.Context, env, []string) error{
-		"add":             userAdd,
-		"set-password":    userSetPassword,
-		"disable":         func(ctx context.Context, e env, a []string) error { return userSetDisabled(ctx, e, a, true) },
-		"enable":          func(ctx context.Context, e env, a []string) error { return userSetDisabled(ctx, e, a, false) },
-		"delete":          userDelete,
-		"list":            userList,
-		"import":          userImport,
-		"revoke-sessions": userRevokeSessions,
-	}, userUsage)
+	return subcommand(ctx, e, "user", args, []subcmd{
+		{"add", "USERNAME", "add a user; the password is read from stdin", userAdd},
+		{"set-password", "USERNAME", "change a user's password (read from stdin) and end their sessions", userSetPassword},
+		{"disable", "USERNAME", "refuse a user's logins and end their sessions", func(ctx context.Context, e env, a []string) error { return userSetDisabled(ctx, e, a, true) }},
+		{"enable", "USERNAME", "let a disabled user log in again", func(ctx context.Context, e env, a []string) error { return userSetDisabled(ctx, e, a, false) }},
+		{"delete", "USERNAME", "delete a user and end their sessions", userDelete},
+		{"list", "", "list users (--json for JSON); never shows hashes", userList},
+		{"import", "FILE", "add users with their existing password hashes, one JSON object per line", userImport},
+		{"revoke-sessions", "USERNAME", "end every session of a user and reject their access tokens", userRevokeSessions},
+	})
 }
 
 // userCommand parses an admin command that takes exactly one argument and
-// opens the backends.
+// opens the backends. Adding users touches the database only; the other
+// commands revoke sessions, so they also reach Redis.
 func userCommand(ctx context.Context, e env, name, argName string, args []string) (*backends, *adminFlags, string, error) {
 	a := &adminFlags{}
-	fs := newFlagSet("user "+name, "user "+name+" [flags] "+argName, e.stderr)
-	a.register(fs)
+	fs := newFlagSet("user "+name, "user "+name+" "+argName+" [flags]", e.stderr)
+	if name == "add" || name == "import" {
+		a.registerDB(fs)
+	} else {
+		a.register(fs)
+	}
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return nil, nil, "", err
 	}
-	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
-		fs.Usage()
-		return nil, nil, "", errUsage
+	if err := exactArgs(fs, argName); err != nil {
+		return nil, nil, "", err
 	}
 	b, err := openAdmin(ctx, e, a)
 	if err != nil {
@@ -252,7 +254,7 @@ func userRevokeSessions(ctx context.Context, e env, args []string) error {
 }
 
 func userList(ctx context.Context, e env, args []string) error {
-	b, err := listCommand(ctx, e, "user list", args)
+	b, asJSON, err := listCommand(ctx, e, "user list", args)
 	if err != nil {
 		return err
 	}
@@ -260,6 +262,9 @@ func userList(ctx context.Context, e env, args []string) error {
 	users, err := b.users.ListUsers(ctx)
 	if err != nil {
 		return fmt.Errorf("list users: %w", err)
+	}
+	if asJSON {
+		return writeJSON(e.stdout, userListJSON(users))
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "USERNAME\tID\tSTATUS\tHASH\tCREATED\tPASSWORD CHANGED")
