@@ -19,11 +19,15 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/keys"
+	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/store/memory"
 	"github.com/tokenserver/tokenserver/tokenserver"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 )
+
+// accessTokenTTL is the server's default.
+const accessTokenTTL = 15 * time.Minute
 
 // Client is a client registration.
 type Client struct {
@@ -41,6 +45,7 @@ type Client struct {
 // User is a user with a password.
 type User struct {
 	Name, Password string
+	id             string
 }
 
 // Config is what the server starts with.
@@ -56,10 +61,11 @@ type Issuer struct {
 	// URL is the issuer identifier and base URL, http://127.0.0.1:<port>.
 	URL string
 
-	srv     *httptest.Server
-	ts      *tokenserver.Server
-	secrets map[string]string // client id → secret
-	users   map[string]string // username → password
+	srv      *httptest.Server
+	ts       *tokenserver.Server
+	sessions *sessions.Service
+	secrets  map[string]string // client id → secret
+	users    map[string]User   // username → user
 }
 
 // Start starts a token server with cfg's clients and users. Close it.
@@ -87,7 +93,7 @@ func Start(cfg Config) (*Issuer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("issuertest: keys: %w", err)
 	}
-	is := &Issuer{secrets: map[string]string{}, users: map[string]string{}}
+	is := &Issuer{secrets: map[string]string{}, users: map[string]User{}}
 	now := time.Now()
 	for _, c := range cfg.Clients {
 		grants := c.Grants
@@ -105,18 +111,25 @@ func Start(cfg Config) (*Issuer, error) {
 		is.secrets[c.ID] = c.Secret
 	}
 	for i, u := range cfg.Users {
+		u.id = fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1)
 		hash, err := hasher.Hash(ctx, u.Password)
 		if err != nil {
 			return nil, fmt.Errorf("issuertest: user %s: %w", u.Name, err)
 		}
 		if err := mem.CreateUser(ctx, store.User{
-			ID:       fmt.Sprintf("00000000-0000-4000-8000-%012d", i+1),
-			Username: u.Name, PasswordHash: hash,
+			ID: u.id, Username: u.Name, PasswordHash: hash,
 			CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now,
 		}); err != nil {
 			return nil, fmt.Errorf("issuertest: user %s: %w", u.Name, err)
 		}
-		is.users[u.Name] = u.Password
+		is.users[u.Name] = u
+	}
+
+	// One path for every revocation, as in the server (see package sessions).
+	is.sessions, err = sessions.New(sessions.Config{Users: mem, Refresh: mem, Revocations: mem, Feed: mem,
+		AccessTokenTTL: accessTokenTTL})
+	if err != nil {
+		return nil, fmt.Errorf("issuertest: %w", err)
 	}
 
 	// The issuer is the server's own URL, so the listener comes first.
@@ -125,7 +138,7 @@ func Start(cfg Config) (*Issuer, error) {
 	is.ts, err = tokenserver.New(tokenserver.Config{
 		Issuer: is.URL,
 		Users:  mem, Clients: mem, Refresh: mem, Revocations: mem, Feed: mem, Throttle: mem,
-		Keys: km, Hasher: hasher, Scopes: cfg.Scopes,
+		Keys: km, Hasher: hasher, Scopes: cfg.Scopes, Sessions: is.sessions, AccessTokenTTL: accessTokenTTL,
 	})
 	if err != nil {
 		is.srv.Listener.Close()
@@ -145,21 +158,42 @@ func (is *Issuer) Close() {
 // Token runs the password grant for username as clientID and returns the
 // access token.
 func (is *Issuer) Token(clientID, username, scope string) (string, error) {
-	form := url.Values{"grant_type": {"password"}, "username": {username},
-		"password": {is.users[username]}, "scope": {scope}}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := is.post("/token", clientID, form, &tok); err != nil {
-		return "", err
-	}
-	if tok.AccessToken == "" {
-		return "", errors.New("issuertest: /token: no access_token")
-	}
-	return tok.AccessToken, nil
+	access, _, err := is.Login(clientID, username, scope)
+	return access, err
 }
 
-// Revoke revokes token as clientID (POST /revoke, RFC 7009).
+// Login runs the password grant for username as clientID and returns the
+// access token and the refresh token.
+func (is *Issuer) Login(clientID, username, scope string) (access, refresh string, err error) {
+	form := url.Values{"grant_type": {"password"}, "username": {username},
+		"password": {is.users[username].Password}, "scope": {scope}}
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := is.post("/token", clientID, form, &tok); err != nil {
+		return "", "", err
+	}
+	if tok.AccessToken == "" {
+		return "", "", errors.New("issuertest: /token: no access_token")
+	}
+	return tok.AccessToken, tok.RefreshToken, nil
+}
+
+// EndUserSessions does what `tokenserver user revoke-sessions NAME` does:
+// every session of the user ends and every access token issued to the user
+// until now is denied (a `sub` revocation).
+func (is *Issuer) EndUserSessions(username string) error {
+	u, ok := is.users[username]
+	if !ok {
+		return fmt.Errorf("issuertest: no user %q", username)
+	}
+	_, err := is.sessions.EndUserSessions(context.Background(), u.id)
+	return err
+}
+
+// Revoke revokes token as clientID (POST /revoke, RFC 7009): an access
+// token by its jti, a refresh token with its whole session (sid).
 func (is *Issuer) Revoke(clientID, token string) error {
 	return is.post("/revoke", clientID, url.Values{"token": {token}}, nil)
 }
