@@ -314,3 +314,43 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestGuideQuotesTheTestedFiles: every js and python block of
+// docs/resource-servers.md is a verbatim excerpt of the file the tests
+// above run, so the guide cannot drift from what is tested.
+func TestGuideQuotesTheTestedFiles(t *testing.T) {
+	guide, err := os.ReadFile(filepath.Join("..", "resource-servers.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"js": filepath.Join("node", "resource-server.mjs"), "python": filepath.Join("python", "resource_server.py")}
+	quoted := map[string]int{}
+	rest := string(guide)
+	for {
+		_, after, ok := strings.Cut(rest, "```")
+		if !ok {
+			break
+		}
+		lang, after, _ := strings.Cut(after, "\n")
+		block, after, ok := strings.Cut(after, "```")
+		if !ok {
+			t.Fatal("unterminated code block")
+		}
+		rest = after
+		file, ok := files[lang]
+		if !ok {
+			continue
+		}
+		src, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(src), block) {
+			t.Errorf("a %s block of the guide is not in %s:\n%s", lang, file, block)
+		}
+		quoted[lang]++
+	}
+	if quoted["js"] == 0 || quoted["python"] == 0 {
+		t.Fatalf("quoted blocks: %v, want some of each", quoted)
+	}
+}
