@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need: a PostgreSQL server (initdb, pg_ctl,
-# postgres) and redis-server. On Debian/Ubuntu as root it uses apt-get; elsewhere
-# it says what to install. The tests start their own servers on loopback ports.
+# postgres), redis-server, and PyJWT with cryptography for the Python guide's
+# test (docs/examples). On Debian/Ubuntu as root it uses apt-get; elsewhere it
+# says what to install. The tests start their own servers on loopback ports.
+# (The Node guide's test needs node and npm, and fetches jose from the npm
+# registry; it is not installed here.)
 set -euo pipefail
 
 have_pg() {
@@ -9,10 +12,20 @@ have_pg() {
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 }
 have_redis() { command -v redis-server >/dev/null 2>&1; }
+# The test tries python3 in PATH, then Debian's /usr/bin/python3 (where
+# python3-jwt installs, even when PATH has another python3 first).
+have_pyjwt() {
+  local p
+  for p in python3 /usr/bin/python3; do
+    command -v "$p" >/dev/null 2>&1 && "$p" -c 'import jwt, cryptography' >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
 
 missing=()
 have_pg || missing+=(postgresql)
 have_redis || missing+=(redis-server)
+have_pyjwt || missing+=(python3-jwt python3-cryptography)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -30,9 +43,10 @@ fi
 
 cat >&2 <<MSG
 test-deps: missing ${missing[*]}.
-  The storage tests start a real PostgreSQL (initdb, pg_ctl) and a real redis-server on loopback ports.
-  Debian/Ubuntu: sudo apt-get install postgresql redis-server
-  macOS:         brew install postgresql@15 redis
+  The storage tests start a real PostgreSQL (initdb, pg_ctl) and a real redis-server on loopback ports;
+  the Python guide's test (docs/examples) needs python3 with PyJWT and cryptography.
+  Debian/Ubuntu: sudo apt-get install postgresql redis-server python3-jwt python3-cryptography
+  macOS:         brew install postgresql@15 redis; pip3 install 'pyjwt[crypto]'
   Without them the integration tests are skipped locally (and fail when CI=true).
 MSG
 [ "${CI:-}" = true ] && exit 1

@@ -15,6 +15,13 @@ var (
 	ErrInvalidToken = errors.New("verifier: invalid token")
 	// ErrExpired: the token's exp has passed (beyond the leeway).
 	ErrExpired = fmt.Errorf("%w: expired", ErrInvalidToken)
+	// ErrAudienceMismatch: the token checks out in every other respect
+	// (signature, type, issuer, times, required claims) but its aud does not
+	// include Config.Audience. The error's text names both, and the
+	// middleware's error_description says so: the usual cause is a client
+	// registered without the resource server's audience (`client add
+	// --audience`), whose tokens carry the issuer's default aud.
+	ErrAudienceMismatch = fmt.Errorf("%w: audience mismatch", ErrInvalidToken)
 	// ErrRevoked: the revocation checker reports the token revoked.
 	ErrRevoked = fmt.Errorf("%w: revoked", ErrInvalidToken)
 	// ErrRevocationUnavailable: the revocation status cannot be known (the

@@ -15,7 +15,9 @@ import (
 //   - no credentials, or another scheme: 401, WWW-Authenticate: Bearer
 //     realm="…" with no error code (§3.1);
 //   - a malformed or repeated Authorization header: 400 invalid_request;
-//   - an invalid, expired or revoked token: 401 invalid_token;
+//   - an invalid, expired or revoked token: 401 invalid_token; when the
+//     token is for another audience (and fine otherwise), the
+//     error_description says which audiences it has and which one it lacks;
 //   - a valid token lacking a scope: 403 insufficient_scope with the
 //     required scope attribute;
 //   - revocation status unknown (fail closed): 503 with Retry-After.
@@ -57,6 +59,17 @@ func Middleware(v *Verifier, requiredScopes ...string) func(http.Handler) http.H
 			}
 			claims, err := v.Verify(r.Context(), token)
 			if err != nil {
+				var aud *audienceMismatch
+				if errors.As(err, &aud) {
+					// A well-signed token for another audience is almost
+					// always a misconfiguration (the client registered
+					// without this audience): say so to the operator and,
+					// in the challenge, to the client (RFC 6750 §3).
+					v.logger.Warn("verifier: request rejected", "path", r.URL.Path, "error", err)
+					desc := aud.description()
+					deny(w, http.StatusUnauthorized, challenge(realm, "invalid_token", desc, ""), "invalid_token", desc)
+					return
+				}
 				v.logger.Debug("verifier: request rejected", "path", r.URL.Path, "error", err)
 				switch {
 				case errors.Is(err, ErrExpired):
@@ -124,8 +137,9 @@ func deny(w http.ResponseWriter, status int, wwwAuthenticate, code, description 
 	writeError(w, status, code, description)
 }
 
-// writeError writes a small JSON error body; the descriptions are fixed
-// ASCII strings, so no encoder is needed.
+// writeError writes a small JSON error body. The descriptions are fixed
+// ASCII strings or made by descriptionText (no '"', '\' or control
+// characters), so no encoder is needed.
 func writeError(w http.ResponseWriter, status int, code, description string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -171,17 +172,6 @@ func (v *Verifier) checkClaims(wc *wireClaims, now time.Time) (*Claims, error) {
 	if wc.Iss != v.issuer {
 		return nil, invalid("iss %q is not the issuer", wc.Iss)
 	}
-	// RFC 9068 §4: aud MUST contain the resource server's identifier.
-	found := false
-	for _, a := range wc.Aud {
-		if a == v.audience {
-			found = true
-			break
-		}
-	}
-	if !found {
-		return nil, invalid("aud does not contain %q", v.audience)
-	}
 	// RFC 9068 §2.2: exp, iat, sub, client_id and jti are REQUIRED.
 	if wc.Exp == nil || wc.Iat == nil {
 		return nil, invalid("exp and iat are required")
@@ -198,6 +188,12 @@ func (v *Verifier) checkClaims(wc *wireClaims, now time.Time) (*Claims, error) {
 	}
 	if wc.Iat.After(now.Add(v.leeway)) {
 		return nil, invalid("issued in the future (%s)", wc.Iat.UTC().Format(time.RFC3339))
+	}
+	// RFC 9068 §4: aud MUST contain the resource server's identifier.
+	// Checked last, so that ErrAudienceMismatch (whose text the middleware
+	// shows the client) means the token failed on aud alone.
+	if !slices.Contains(wc.Aud, v.audience) {
+		return nil, newAudienceMismatch(wc.Aud, v.audience)
 	}
 	c := &Claims{
 		Issuer:    wc.Iss,

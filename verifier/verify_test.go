@@ -155,7 +155,7 @@ func TestVerify(t *testing.T) {
 }
 
 func TestErrorsWrapInvalidToken(t *testing.T) {
-	for _, err := range []error{verifier.ErrExpired, verifier.ErrRevoked} {
+	for _, err := range []error{verifier.ErrExpired, verifier.ErrRevoked, verifier.ErrAudienceMismatch} {
 		if !errors.Is(err, verifier.ErrInvalidToken) {
 			t.Errorf("%v does not wrap ErrInvalidToken", err)
 		}
