@@ -106,6 +106,17 @@ type UserStore interface {
 	DeleteUser(ctx context.Context, id string) error
 }
 
+// UserPager is implemented by user stores that list users a page at a
+// time (the admin API's cursor pagination), kept apart from UserStore so
+// that stores without it still satisfy UserStore.
+type UserPager interface {
+	// ListUsersPage returns at most limit users (limit > 0) in ListUsers'
+	// order (lower-cased username, byte order) whose lower-cased username
+	// sorts strictly after lower(after) (all when after is "") and starts
+	// with lower(prefix) (all when prefix is "").
+	ListUsersPage(ctx context.Context, after, prefix string, limit int) ([]User, error)
+}
+
 // ---------------------------------------------------------------- clients
 
 // Client is an OAuth 2.0 client registration (RFC 6749 §2).
@@ -126,6 +137,13 @@ type Client struct {
 	RefreshIdleTTL     time.Duration
 	RefreshAbsoluteTTL time.Duration
 	CreatedAt          time.Time
+
+	// Secret rotation with an overlap window (the admin API's rotate-secret):
+	// the secret SecretHash replaced keeps authenticating the client until
+	// PreviousSecretExpiresAt, so its deployments can move to the new one
+	// without downtime. Empty / zero when no rotation is in its window.
+	PreviousSecretHash      string
+	PreviousSecretExpiresAt time.Time
 }
 
 // Public reports whether the client authenticates with its client_id only.
@@ -142,6 +160,17 @@ type ClientStore interface {
 	// DeleteClient removes the client and its refresh-token families,
 	// atomically. Returns ErrNotFound.
 	DeleteClient(ctx context.Context, id string) error
+}
+
+// ClientUpdater is implemented by client stores that can change a
+// registration in place (the admin API: update, rotate secret).
+type ClientUpdater interface {
+	// UpdateClient runs fn on the stored client with the row locked against
+	// other updates and stores fn's result atomically, returning it. The
+	// result's ID and CreatedAt are ignored (kept). If fn returns an error
+	// nothing changes and UpdateClient returns it (wrapped). Returns
+	// ErrNotFound for an unknown client (fn is not called).
+	UpdateClient(ctx context.Context, id string, fn func(Client) (Client, error)) (Client, error)
 }
 
 // ---------------------------------------------------------------- refresh tokens
@@ -249,6 +278,32 @@ type RefreshTokenStore interface {
 	// login that read the user before the call cannot create a family
 	// after it. An unknown user is no error (nothing to revoke).
 	RevokeUserFamilies(ctx context.Context, userID string, at time.Time) ([]string, error)
+}
+
+// SessionInfo describes one live session of a user (a refresh-token
+// family) for administrators.
+type SessionInfo struct {
+	// ID is the family ID: the access tokens' `sid`.
+	ID        string
+	ClientID  string
+	Scope     string
+	CreatedAt time.Time
+	// ExpiresAt is the family's absolute expiry.
+	ExpiresAt time.Time
+	// LastUsedAt is when the newest refresh token of the family was issued
+	// (the login or the latest refresh).
+	LastUsedAt time.Time
+}
+
+// SessionLister is implemented by refresh-token stores that can list a
+// user's sessions (the admin API).
+type SessionLister interface {
+	// UserSessions returns the user's sessions that are live at `at`: not
+	// revoked, before their absolute expiry, with an unconsumed token before
+	// its idle expiry, of an enabled user whose CredentialEpoch is still the
+	// family's UserEpoch. Ordered by CreatedAt, then ID. An unknown user has
+	// none (no error).
+	UserSessions(ctx context.Context, userID string, at time.Time) ([]SessionInfo, error)
 }
 
 // ---------------------------------------------------------------- revocations

@@ -50,3 +50,18 @@ func TestTokenLifetimes(t *testing.T) {
 		return storetest.LifetimeStores{Clients: s, Lifetimes: s}
 	})
 }
+
+func TestUserPager(t *testing.T) {
+	storetest.TestUserPager(t, func(t *testing.T) storetest.PagedUsers { return memory.New(nil) })
+}
+
+func TestSessionLister(t *testing.T) {
+	storetest.TestSessionLister(t, func(t *testing.T) storetest.RefreshStores {
+		s := memory.New(nil)
+		return storetest.RefreshStores{Users: s, Clients: s, Refresh: s}
+	})
+}
+
+func TestClientUpdater(t *testing.T) {
+	storetest.TestClientUpdater(t, func(t *testing.T) storetest.UpdatableClients { return memory.New(nil) })
+}

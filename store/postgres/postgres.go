@@ -151,3 +151,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+var (
+	_ store.UserPager     = (*Store)(nil)
+	_ store.SessionLister = (*Store)(nil)
+	_ store.ClientUpdater = (*Store)(nil)
+)

@@ -63,3 +63,18 @@ func TestTokenLifetimes(t *testing.T) {
 		return storetest.LifetimeStores{Clients: s, Lifetimes: s}
 	})
 }
+
+func TestUserPager(t *testing.T) {
+	storetest.TestUserPager(t, func(t *testing.T) storetest.PagedUsers { return newTestStore(t) })
+}
+
+func TestSessionLister(t *testing.T) {
+	storetest.TestSessionLister(t, func(t *testing.T) storetest.RefreshStores {
+		s := newTestStore(t)
+		return storetest.RefreshStores{Users: s, Clients: s, Refresh: s}
+	})
+}
+
+func TestClientUpdater(t *testing.T) {
+	storetest.TestClientUpdater(t, func(t *testing.T) storetest.UpdatableClients { return newTestStore(t) })
+}

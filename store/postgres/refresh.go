@@ -305,3 +305,34 @@ func (s *Store) RevokeUserFamilies(ctx context.Context, userID string, at time.T
 	slices.Sort(ids)
 	return ids, nil
 }
+
+// UserSessions implements store.SessionLister in one statement: the live
+// families of an enabled user at its current epoch, each with its newest
+// token's issue time.
+func (s *Store) UserSessions(ctx context.Context, userID string, at time.Time) ([]store.SessionInfo, error) {
+	if !isUUID(userID) {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT f.id, f.client_id, f.scope, f.created_at, f.expires_at,
+			(SELECT max(t.issued_at) FROM refresh_tokens t WHERE t.family_id = f.id)
+		FROM refresh_families f JOIN users u ON u.id = f.user_id
+		WHERE f.user_id = $1 AND f.revoked_at IS NULL AND f.expires_at > $2
+		  AND NOT u.disabled AND u.credential_epoch = f.user_epoch
+		  AND EXISTS (SELECT 1 FROM refresh_tokens t
+		              WHERE t.family_id = f.id AND t.consumed_at IS NULL AND t.idle_expires_at > $2)
+		ORDER BY f.created_at, f.id COLLATE "C"`, userID, utc(at))
+	if err != nil {
+		return nil, wrap("user sessions", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.SessionInfo, error) {
+		var si store.SessionInfo
+		var last *time.Time
+		if err := r.Scan(&si.ID, &si.ClientID, &si.Scope, &si.CreatedAt, &si.ExpiresAt, &last); err != nil {
+			return si, err
+		}
+		si.CreatedAt, si.ExpiresAt, si.LastUsedAt = si.CreatedAt.UTC(), si.ExpiresAt.UTC(), fromNull(last)
+		return si, nil
+	})
+	return out, wrap("user sessions", err)
+}

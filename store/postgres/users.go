@@ -142,3 +142,25 @@ func (s *Store) updateUser(ctx context.Context, op, sql string, id string, args 
 	}
 	return nil
 }
+
+// ListUsersPage implements store.UserPager: ListUsers' order (lower-cased
+// username in byte order), keyset-paginated on that key.
+func (s *Store) ListUsersPage(ctx context.Context, after, prefix string, limit int) ([]store.User, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("postgres: list users page: limit %d must be positive", limit)
+	}
+	if !allText(after, prefix) {
+		return nil, nil // no stored username starts with or follows such a key meaningfully
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT `+userColumns+` FROM users
+		WHERE ($1 = '' OR lower(username) COLLATE "C" > lower($1) COLLATE "C")
+		  AND starts_with(lower(username), lower($2))
+		ORDER BY lower(username) COLLATE "C"
+		LIMIT $3`, after, prefix, limit)
+	if err != nil {
+		return nil, wrap("list users page", err)
+	}
+	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.User, error) { return scanUser(r) })
+	return users, wrap("list users page", err)
+}

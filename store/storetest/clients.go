@@ -22,6 +22,9 @@ func suiteClient(t testing.TB, id string) store.Client {
 		RefreshIdleTTL:     24 * time.Hour,
 		RefreshAbsoluteTTL: 30 * 24 * time.Hour,
 		CreatedAt:          suiteNow().Add(-time.Hour),
+		// A rotation in its overlap window, so every round trip covers it.
+		PreviousSecretHash:      "sha256:" + suiteName(t, "previous"),
+		PreviousSecretExpiresAt: suiteNow().Add(time.Hour),
 	}
 }
 
@@ -29,13 +32,15 @@ func suiteClient(t testing.TB, id string) store.Client {
 // returns "". A nil and an empty slice are the same (a database may not tell
 // them apart). Secret hashes are never printed.
 func suiteClientDiff(got, want store.Client) string {
-	d := suiteTimeDiff("CreatedAt", got.CreatedAt, want.CreatedAt)
+	d := suiteTimeDiff("CreatedAt", got.CreatedAt, want.CreatedAt) +
+		suiteTimeDiff("PreviousSecretExpiresAt", got.PreviousSecretExpiresAt, want.PreviousSecretExpiresAt)
 	for _, f := range []struct {
 		name string
 		same bool
 	}{
 		{"ID", got.ID == want.ID},
 		{"SecretHash", got.SecretHash == want.SecretHash},
+		{"PreviousSecretHash", got.PreviousSecretHash == want.PreviousSecretHash},
 		{"Grants", slices.Equal(got.Grants, want.Grants)},
 		{"Scopes", slices.Equal(got.Scopes, want.Scopes)},
 		{"Audience", slices.Equal(got.Audience, want.Audience)},
@@ -97,6 +102,7 @@ func TestClientStore(t *testing.T, newStore func(*testing.T) store.ClientStore) 
 		c := suiteClient(t, "web-app")
 		want := suiteClient(t, "web-app")
 		want.SecretHash, want.CreatedAt = c.SecretHash, c.CreatedAt
+		want.PreviousSecretHash, want.PreviousSecretExpiresAt = c.PreviousSecretHash, c.PreviousSecretExpiresAt
 		suiteCreateClient(t, s, c)
 		c.Scopes[0] = "mutated-after-create"
 		got, err := s.ClientByID(t.Context(), c.ID)
