@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/tokenserver/tokenserver/store"
 )
@@ -137,7 +138,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, f form
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Same work as a wrong secret: hash and compare against a dummy.
-		secretMatches(creds.secret, s.dummySecretHash)
+		clientSecretMatches(store.Client{SecretHash: s.dummySecretHash}, creds.secret, time.Time{})
 		return store.Client{}, errInvalidClient()
 	case err != nil:
 		return store.Client{}, storeErr("client lookup", err)
@@ -150,10 +151,28 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, f form
 		return client, nil
 	}
 	// §3.2.1: a confidential client MUST authenticate.
-	if !secretMatches(creds.secret, client.SecretHash) || creds.secret == "" {
+	if !clientSecretMatches(client, creds.secret, s.now()) || creds.secret == "" {
 		return store.Client{}, errInvalidClient()
 	}
 	return client, nil
+}
+
+// clientSecretMatches checks the presented secret against the client's
+// current secret and, during a rotation's overlap window (strictly before
+// PreviousSecretExpiresAt), its previous one. Both comparisons always run,
+// so timing says neither which secret matched nor whether a rotation is in
+// progress; a client with no previous secret is compared against its
+// current hash twice.
+func clientSecretMatches(c store.Client, secret string, now time.Time) bool {
+	previous := c.SecretHash
+	inWindow := c.PreviousSecretHash != "" && now.Before(c.PreviousSecretExpiresAt)
+	if inWindow {
+		previous = c.PreviousSecretHash
+	}
+	presented := []byte(HashClientSecret(secret))
+	current := subtle.ConstantTimeCompare(presented, []byte(c.SecretHash))
+	old := subtle.ConstantTimeCompare(presented, []byte(previous))
+	return current|old == 1
 }
 
 // secretMatches compares in constant time (for equal-length hashes, which
