@@ -2,6 +2,7 @@ package admin
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/tokenserver/tokenserver/keys"
@@ -44,12 +45,21 @@ func (s *Service) RotateKeys(ctx context.Context, emergency bool) (KeyRotation, 
 		}
 	}
 	if !emergency {
-		if err := m.Rotate(ctx); err != nil {
+		err := m.Rotate(ctx)
+		switch {
+		case errors.Is(err, keys.ErrTooEarly):
+			return KeyRotation{}, fmt.Errorf("%w: %w", ErrState, err)
+		case errors.Is(err, keys.ErrStaticKeys):
+			return KeyRotation{}, fmt.Errorf("%w: %w", ErrUnsupported, err)
+		case err != nil:
 			return KeyRotation{}, fmt.Errorf("admin: rotate keys: %w", err)
 		}
 		return KeyRotation{Keys: m.Keys()}, nil
 	}
 	kids, err := m.RotateNowKIDs(ctx)
+	if errors.Is(err, keys.ErrStaticKeys) {
+		return KeyRotation{}, fmt.Errorf("%w: %w", ErrUnsupported, err)
+	}
 	if err != nil {
 		return KeyRotation{}, fmt.Errorf("admin: rotate keys: %w", err)
 	}

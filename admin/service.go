@@ -19,6 +19,9 @@ var (
 	// ErrExists: a user with that username, or a client with that ID,
 	// exists already.
 	ErrExists = fmt.Errorf("admin: exists: %w", store.ErrConflict)
+	// ErrState: the operation is not possible in the current state (a
+	// planned key rotation before the next key may activate).
+	ErrState = errors.New("admin: not possible now")
 	// ErrUnsupported: the configured stores cannot do this (a store
 	// without the optional capability).
 	ErrUnsupported = errors.New("admin: not supported by the configured store")
