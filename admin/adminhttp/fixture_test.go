@@ -179,12 +179,21 @@ type result struct {
 // sends one the document rightly refuses.
 func (f *fixture) call(method, path, token, contentType string, body []byte, badRequest bool) result {
 	f.t.Helper()
+	return f.callRaw(method, path, token, "", contentType, body, badRequest)
+}
+
+// callRaw is call with, when auth is set, that Authorization header as is.
+func (f *fixture) callRaw(method, path, token, auth, contentType string, body []byte, badRequest bool) result {
+	f.t.Helper()
 	req, err := http.NewRequest(method, f.url+path, bytes.NewReader(body))
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
