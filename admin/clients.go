@@ -50,8 +50,17 @@ type NewClient struct {
 	ClientSettings
 }
 
-// validateSettings applies the token endpoint's rules to a registration,
-// so that nothing is stored that the server would refuse later.
+// ValidateClient applies the token endpoint's rules to a registration, so
+// that nothing is stored that the server would refuse later. Front ends may
+// call it before opening any store; CreateClient and UpdateClient call it.
+func ValidateClient(id string, public bool, c ClientSettings) error {
+	if err := validClientID(id); err != nil {
+		return err
+	}
+	return validateSettings(id, public, c)
+}
+
+// validateSettings checks the settings of client id.
 func validateSettings(id string, public bool, c ClientSettings) error {
 	for _, g := range c.Grants {
 		if !slices.Contains(SupportedGrants(), g) {
@@ -115,10 +124,7 @@ func GenerateClientSecret() string {
 // CreateClient registers a client. For a confidential client it returns the
 // secret in plain text (generated unless given): shown once, never stored.
 func (s *Service) CreateClient(ctx context.Context, in NewClient) (store.Client, string, error) {
-	if err := validClientID(in.ID); err != nil {
-		return store.Client{}, "", err
-	}
-	if err := validateSettings(in.ID, in.Public, in.ClientSettings); err != nil {
+	if err := ValidateClient(in.ID, in.Public, in.ClientSettings); err != nil {
 		return store.Client{}, "", err
 	}
 	secret, hash := "", ""

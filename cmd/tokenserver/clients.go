@@ -2,25 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/tokenserver/tokenserver/store"
-	"github.com/tokenserver/tokenserver/tokenserver"
+	"github.com/tokenserver/tokenserver/admin"
+	"github.com/tokenserver/tokenserver/keys"
 )
-
-// minClientSecret is the shortest secret `client add` accepts from stdin.
-// Client secrets are stored as SHA-256 (they are machine secrets, not human
-// passwords), which is only safe for high-entropy secrets.
-const minClientSecret = 32
-
-// supportedGrants are the grant types a client may be registered for.
-var supportedGrants = []string{"password", "refresh_token", "client_credentials"}
 
 func runClient(ctx context.Context, e env, args []string) error {
 	return subcommand(ctx, e, "client", args, []subcmd{
@@ -63,52 +53,22 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 	if generate && public {
 		return errors.New("--generate-secret and --public exclude each other")
 	}
-	for _, g := range grants {
-		if !slices.Contains(supportedGrants, g) {
-			return fmt.Errorf("--grants: unsupported grant type %q (supported: %s)", g, strings.Join(supportedGrants, ", "))
-		}
+	in := admin.NewClient{ID: id, Public: public, ClientSettings: admin.ClientSettings{
+		Grants: grants, Scopes: scopes, Audience: audience,
+		AccessTokenTTL: accessTTL, RefreshIdleTTL: idleTTL, RefreshAbsoluteTTL: absTTL}}
+	// The service's rules, checked before anything is read or opened.
+	if err := admin.ValidateClient(id, public, in.ClientSettings); err != nil {
+		return clientFlagError(fs.Name(), err)
 	}
-	if slices.Contains(grants, "client_credentials") {
-		// RFC 6749 §4.4: only confidential clients may use it (the server
-		// refuses a public one anyway; saying so here saves a surprise).
-		if public {
-			return errors.New("--grants client_credentials needs a confidential client: drop --public")
-		}
-		// Its tokens' sub is the client id; user ids are UUIDs, so a user's
-		// sub revocation could deny them (the server refuses it too).
-		if tokenserver.UserIDShaped(id) {
-			return fmt.Errorf("client id %q has the form of a user id (a UUID); a client_credentials client needs another", id)
-		}
-	}
-	for _, s := range scopes {
-		// The token endpoint's rule: a scope it could never grant is refused here.
-		if !tokenserver.ValidScopeToken(s) {
-			return usageErrorf(fs.Name(), "--scopes: invalid scope %q (RFC 6749 §3.3: printable ASCII, no space, quote or backslash)", s)
-		}
-	}
-	if accessTTL < 0 || idleTTL < 0 || absTTL < 0 {
-		return errors.New("client lifetimes must not be negative")
-	}
-
-	var secret, secretHash string
-	switch {
-	case public:
-	case generate:
-		b, err := randomBytes(32)
-		if err != nil {
-			return err
-		}
-		secret = base64.RawURLEncoding.EncodeToString(b)
-		secretHash = tokenserver.HashClientSecret(secret)
-	default:
+	if !public && !generate {
 		s, err := readSecretLine(e.stdin, "client secret")
 		if err != nil {
 			return fmt.Errorf("%w (or use --generate-secret or --public)", err)
 		}
-		if len(s) < minClientSecret {
-			return fmt.Errorf("client secret too short: at least %d characters of random data (or use --generate-secret)", minClientSecret)
+		if len(s) < admin.MinClientSecret {
+			return fmt.Errorf("client secret too short: at least %d characters of random data (or use --generate-secret)", admin.MinClientSecret)
 		}
-		secretHash = tokenserver.HashClientSecret(s)
+		in.Secret = s
 	}
 
 	b, err := openAdmin(ctx, e, a)
@@ -116,22 +76,37 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	err = b.clients.CreateClient(ctx, store.Client{
-		ID: id, SecretHash: secretHash, Grants: grants, Scopes: scopes, Audience: audience,
-		AccessTokenTTL: accessTTL, RefreshIdleTTL: idleTTL, RefreshAbsoluteTTL: absTTL,
-		CreatedAt: time.Now(),
-	})
-	if errors.Is(err, store.ErrConflict) {
+	svc, err := adminService(b, a, keys.Config{})
+	if err != nil {
+		return err
+	}
+	_, secret, err := svc.CreateClient(ctx, in)
+	if errors.Is(err, admin.ErrExists) {
 		return fmt.Errorf("client %q already exists", id)
 	}
 	if err != nil {
-		return fmt.Errorf("add client: %w", err)
+		return clientFlagError(fs.Name(), err)
 	}
 	fmt.Fprintf(e.stdout, "client %s added\n", id)
-	if secret != "" {
+	if generate {
 		fmt.Fprintf(e.stdout, "client secret (shown once, store it now): %s\n", secret)
 	}
 	return nil
+}
+
+// clientFlagError names the flag of a refused client setting.
+func clientFlagError(cmd string, err error) error {
+	var ve *admin.ValidationError
+	if !errors.As(err, &ve) {
+		return err
+	}
+	flag, ok := map[string]string{"grants": "--grants", "scopes": "--scopes", "audience": "--audience",
+		"access_token_ttl": "--client-access-token-ttl", "refresh_idle_ttl": "--client-refresh-idle-ttl",
+		"refresh_absolute_ttl": "--client-refresh-absolute-ttl"}[ve.Field]
+	if !ok {
+		return fmt.Errorf("invalid client %s: %s", ve.Field, ve.Detail)
+	}
+	return usageErrorf(cmd, "%s: %s", flag, ve.Detail)
 }
 
 func clientList(ctx context.Context, e env, args []string) error {
@@ -175,8 +150,12 @@ func clientDelete(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	err = b.clients.DeleteClient(ctx, fs.Arg(0))
-	if errors.Is(err, store.ErrNotFound) {
+	svc, err := adminService(b, a, keys.Config{})
+	if err != nil {
+		return err
+	}
+	err = svc.DeleteClient(ctx, fs.Arg(0))
+	if errors.Is(err, admin.ErrNotFound) {
 		return fmt.Errorf("no client %q", fs.Arg(0))
 	}
 	if err != nil {

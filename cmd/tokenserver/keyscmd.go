@@ -106,36 +106,21 @@ func keysRotate(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer b.Close()
-	// The manager creates the set if there is none: rotating needs keys.
-	m, err := keys.NewManager(ctx, k.config(b, sealer))
+	svc, err := adminService(b, &k.admin, k.config(b, sealer))
 	if err != nil {
-		return fmt.Errorf("signing keys: %w", err)
+		return err
 	}
-	if !now {
-		if err := m.Rotate(ctx); err != nil {
-			return fmt.Errorf("rotate: %w", err)
+	res, err := svc.RotateKeys(ctx, now)
+	if res.Keys != nil {
+		if perr := printKeys(e, res.Keys); perr != nil {
+			return perr
 		}
-		return printKeys(e, m.Keys())
 	}
-	kids, err := m.RotateNowKIDs(ctx)
+	for _, kid := range res.RevokedKIDs {
+		fmt.Fprintf(e.stdout, "revoked every token of key %s on resource servers (kid revocation)\n", kid)
+	}
 	if err != nil {
 		return fmt.Errorf("rotate: %w", err)
-	}
-	if err := printKeys(e, m.Keys()); err != nil {
-		return err
-	}
-	// Only after the rotation has committed: revoking first would refuse
-	// the tokens of a key the servers still sign with.
-	sess, err := adminSessions(b, &k.admin)
-	if err != nil {
-		return err
-	}
-	for _, kid := range kids {
-		if err := sess.RevokeSigningKey(ctx, kid, k.maxAge); err != nil {
-			return fmt.Errorf("rotate: the keys were rotated and unpublished, but resource servers were not told to stop trusting key %s "+
-				"(they will when their cached JWKS expires, within %s): %w", kid, k.maxAge, err)
-		}
-		fmt.Fprintf(e.stdout, "revoked every token of key %s on resource servers (kid revocation)\n", kid)
 	}
 	return nil
 }

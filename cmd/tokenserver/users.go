@@ -10,9 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tokenserver/tokenserver/admin"
+	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/store"
-	"github.com/tokenserver/tokenserver/tokenserver/password"
-	"github.com/tokenserver/tokenserver/tokenserver/username"
 )
 
 func runUser(ctx context.Context, e env, args []string) error {
@@ -52,32 +52,11 @@ func userCommand(ctx context.Context, e env, name, argName string, args []string
 	return b, a, strings.TrimSpace(fs.Arg(0)), nil
 }
 
-// hashPasswordFromStdin reads a password from stdin and hashes it with
-// argon2id at OWASP's parameters.
-func hashPasswordFromStdin(ctx context.Context, e env) (string, error) {
-	pw, err := readSecretLine(e.stdin, "password")
-	if err != nil {
-		return "", err
-	}
-	h, err := password.NewHasher(password.Config{MaxConcurrent: 1})
-	if err != nil {
-		return "", err
-	}
-	hash, err := h.Hash(ctx, pw)
-	if err != nil {
-		return "", fmt.Errorf("hash password: %w", err)
-	}
-	return hash, nil
-}
-
-// normalizeUsername is username.Normalize with the CLI's one-line error
-// naming the refused name (quoted, so that control characters show).
+// normalizeUsername is admin.NormalizeUsername with the CLI's one-line
+// error naming the refused name (quoted, so that control characters show).
 func normalizeUsername(name string) (string, error) {
-	n, err := username.Normalize(name)
-	if err != nil {
-		return "", fmt.Errorf("invalid username %q: %w", name, err)
-	}
-	return n, nil
+	n, err := admin.NormalizeUsername(name)
+	return n, cliError(err)
 }
 
 // storedAs says under which name a user was stored when normalization
@@ -90,166 +69,129 @@ func storedAs(given, stored string) string {
 }
 
 func userAdd(ctx context.Context, e env, args []string) error {
-	b, _, given, err := userCommand(ctx, e, "add", "USERNAME", args)
+	b, a, given, err := userCommand(ctx, e, "add", "USERNAME", args)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	// Stored in normalized form, so that look-alike spellings collide here
-	// (ErrConflict) instead of becoming two accounts.
-	username, err := normalizeUsername(given)
+	// Refuse a bad name before reading a password for it.
+	name, err := normalizeUsername(given)
 	if err != nil {
 		return err
 	}
-	hash, err := hashPasswordFromStdin(ctx, e)
+	pw, err := readSecretLine(e.stdin, "password")
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	id := newUUID()
-	err = b.users.CreateUser(ctx, store.User{ID: id, Username: username, PasswordHash: hash,
-		CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now})
-	if errors.Is(err, store.ErrConflict) {
-		return fmt.Errorf("user %q already exists", username)
+	svc, err := adminService(b, a, keys.Config{})
+	if err != nil {
+		return err
+	}
+	u, err := svc.CreateUser(ctx, admin.NewUser{Username: given, Password: pw})
+	if errors.Is(err, admin.ErrExists) {
+		return fmt.Errorf("user %q already exists", name)
 	}
 	if err != nil {
-		return fmt.Errorf("add user: %w", err)
+		return cliError(err)
 	}
-	fmt.Fprintf(e.stdout, "user %s added (id %s)%s\n", username, id, storedAs(given, username))
+	fmt.Fprintf(e.stdout, "user %s added (id %s)%s\n", u.Username, u.ID, storedAs(given, u.Username))
 	return nil
 }
 
 // existingUserCommand parses an admin command whose one argument names an
-// existing user, opens the backends and looks the user up.
-func existingUserCommand(ctx context.Context, e env, name string, args []string) (*backends, *adminFlags, store.User, error) {
+// existing user, opens the backends and the admin service, and looks the
+// user up.
+func existingUserCommand(ctx context.Context, e env, name string, args []string) (*backends, *admin.Service, store.User, error) {
 	b, a, username, err := userCommand(ctx, e, name, "USERNAME", args)
 	if err != nil {
 		return nil, nil, store.User{}, err
 	}
-	u, err := lookupUser(ctx, b, username)
+	svc, err := adminService(b, a, keys.Config{})
 	if err != nil {
 		b.Close()
 		return nil, nil, store.User{}, err
 	}
-	return b, a, u, nil
+	u, err := lookupUser(ctx, svc, username)
+	if err != nil {
+		b.Close()
+		return nil, nil, store.User{}, err
+	}
+	return b, svc, u, nil
 }
 
-// lookupUser returns the user or an error that names the missing username.
-// The name is normalized as at login. A user created before usernames were
-// normalized may be stored in a form the normalized name does not find
-// (decomposed accents, full-width letters, a name the profile refuses);
-// only then is the name as given tried too, so that an operator can still
-// disable, delete or reset such an account.
-func lookupUser(ctx context.Context, b *backends, given string) (store.User, error) {
-	name, normErr := normalizeUsername(given)
-	if normErr == nil {
-		u, err := b.users.UserByName(ctx, name)
-		if err == nil || !errors.Is(err, store.ErrNotFound) {
-			return u, wrapFind(err)
-		}
-		if name == given {
-			return store.User{}, fmt.Errorf("no user %q", given)
-		}
-	}
-	u, err := b.users.UserByName(ctx, given)
-	switch {
-	case errors.Is(err, store.ErrNotFound) && normErr != nil:
-		return store.User{}, normErr
-	case errors.Is(err, store.ErrNotFound):
+// lookupUser returns the user or an error that names the missing username
+// (admin.Service.UserByName: normalized as at login, then as given for
+// accounts stored before usernames were normalized).
+func lookupUser(ctx context.Context, svc *admin.Service, given string) (store.User, error) {
+	u, err := svc.UserByName(ctx, given)
+	if errors.Is(err, admin.ErrNotFound) {
 		return store.User{}, fmt.Errorf("no user %q", given)
 	}
-	return u, wrapFind(err)
-}
-
-func wrapFind(err error) error {
-	if err != nil {
-		return fmt.Errorf("find user: %w", err)
-	}
-	return nil
+	return u, cliError(err)
 }
 
 func userSetPassword(ctx context.Context, e env, args []string) error {
-	b, a, u, err := existingUserCommand(ctx, e, "set-password", args)
+	b, svc, u, err := existingUserCommand(ctx, e, "set-password", args)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	username := u.Username
-	hash, err := hashPasswordFromStdin(ctx, e)
-	if err != nil {
-		return err
-	}
-	sess, err := adminSessions(b, a)
+	pw, err := readSecretLine(e.stdin, "password")
 	if err != nil {
 		return err
 	}
 	// A new password ends every session of the old one.
-	n, err := sess.SetPassword(ctx, u.ID, hash)
+	n, err := svc.SetPassword(ctx, u.ID, pw)
 	if err != nil {
-		return err
+		return cliError(err)
 	}
-	fmt.Fprintf(e.stdout, "password of %s changed; %d session(s) revoked\n", username, n)
+	fmt.Fprintf(e.stdout, "password of %s changed; %d session(s) revoked\n", u.Username, n)
 	return nil
 }
 
 func userSetDisabled(ctx context.Context, e env, args []string, disabled bool) error {
 	name := map[bool]string{true: "disable", false: "enable"}[disabled]
-	b, a, u, err := existingUserCommand(ctx, e, name, args)
+	b, svc, u, err := existingUserCommand(ctx, e, name, args)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	username := u.Username
-	sess, err := adminSessions(b, a)
-	if err != nil {
-		return err
-	}
-	n, err := sess.SetDisabled(ctx, u.ID, disabled)
+	n, err := svc.SetDisabled(ctx, u.ID, disabled)
 	if err != nil {
 		return fmt.Errorf("%s user: %w", name, err)
 	}
 	if !disabled {
-		fmt.Fprintf(e.stdout, "user %s enabled\n", username)
+		fmt.Fprintf(e.stdout, "user %s enabled\n", u.Username)
 		return nil
 	}
-	fmt.Fprintf(e.stdout, "user %s disabled; %d session(s) revoked\n", username, n)
+	fmt.Fprintf(e.stdout, "user %s disabled; %d session(s) revoked\n", u.Username, n)
 	return nil
 }
 
 func userDelete(ctx context.Context, e env, args []string) error {
-	b, a, u, err := existingUserCommand(ctx, e, "delete", args)
+	b, svc, u, err := existingUserCommand(ctx, e, "delete", args)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	username := u.Username
-	sess, err := adminSessions(b, a)
-	if err != nil {
+	if err := svc.DeleteUser(ctx, u.ID); err != nil {
 		return err
 	}
-	if err := sess.DeleteUser(ctx, u.ID); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "user %s deleted\n", username)
+	fmt.Fprintf(e.stdout, "user %s deleted\n", u.Username)
 	return nil
 }
 
 func userRevokeSessions(ctx context.Context, e env, args []string) error {
-	b, a, u, err := existingUserCommand(ctx, e, "revoke-sessions", args)
+	b, svc, u, err := existingUserCommand(ctx, e, "revoke-sessions", args)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
-	username := u.Username
-	sess, err := adminSessions(b, a)
+	n, err := svc.EndSessions(ctx, u.ID)
 	if err != nil {
 		return err
 	}
-	n, err := sess.EndUserSessions(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%d session(s) of %s revoked; access tokens issued until now are rejected\n", n, username)
+	fmt.Fprintf(e.stdout, "%d session(s) of %s revoked; access tokens issued until now are rejected\n", n, u.Username)
 	return nil
 }
 

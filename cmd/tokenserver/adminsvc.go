@@ -1,0 +1,41 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tokenserver/tokenserver/admin"
+	"github.com/tokenserver/tokenserver/keys"
+	"github.com/tokenserver/tokenserver/tokenserver"
+	"github.com/tokenserver/tokenserver/tokenserver/password"
+)
+
+// adminService returns the admin service a command acts through: the same
+// rules as the admin API's. Commands that only write the database have no
+// --access-token-ttl; they revoke nothing, so the default sizes nothing.
+func adminService(b *backends, a *adminFlags, keyCfg keys.Config) (*admin.Service, error) {
+	ttl := a.accessTTL
+	if ttl <= 0 {
+		ttl = tokenserver.DefaultAccessTokenTTL
+	}
+	sess, err := b.sessions(ttl, time.Now, nil)
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := password.NewHasher(password.Config{MaxConcurrent: 1})
+	if err != nil {
+		return nil, err
+	}
+	return admin.New(admin.Config{Users: b.users, Clients: b.clients, Refresh: b.refresh,
+		Sessions: sess, Hasher: hasher, Keys: keyCfg})
+}
+
+// cliError turns an admin service error into the CLI's one-line message.
+func cliError(err error) error {
+	var ve *admin.ValidationError
+	if errors.As(err, &ve) {
+		return fmt.Errorf("invalid %s %s", ve.Field, ve.Detail)
+	}
+	return err
+}
