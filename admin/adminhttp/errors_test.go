@@ -142,4 +142,3 @@ func snapshot(t *testing.T, f *fixture) string {
 	}
 	return b.String()
 }
-
