@@ -11,13 +11,15 @@ import (
 )
 
 const clientColumns = `id, secret_hash, grants, scopes, audience,
-	access_token_ttl_ms, refresh_idle_ttl_ms, refresh_absolute_ttl_ms, created_at`
+	access_token_ttl_ms, refresh_idle_ttl_ms, refresh_absolute_ttl_ms, created_at,
+	token_roles, token_attributes`
 
 func scanClient(row pgx.Row) (store.Client, error) {
 	var c store.Client
 	var access, idle, absolute int64
 	if err := row.Scan(&c.ID, &c.SecretHash, &c.Grants, &c.Scopes, &c.Audience,
-		&access, &idle, &absolute, &c.CreatedAt); err != nil {
+		&access, &idle, &absolute, &c.CreatedAt,
+		&c.TokenRoles, &c.TokenAttributes); err != nil {
 		return store.Client{}, err
 	}
 	c.AccessTokenTTL = time.Duration(access) * time.Millisecond
@@ -25,6 +27,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 	c.RefreshAbsoluteTTL = time.Duration(absolute) * time.Millisecond
 	c.CreatedAt = c.CreatedAt.UTC()
 	c.Grants, c.Scopes, c.Audience = nilIfEmpty(c.Grants), nilIfEmpty(c.Scopes), nilIfEmpty(c.Audience)
+	c.TokenAttributes = nilIfEmpty(c.TokenAttributes)
 	return c, nil
 }
 
@@ -54,15 +57,17 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	if c.AccessTokenTTL < 0 || c.RefreshIdleTTL < 0 || c.RefreshAbsoluteTTL < 0 {
 		return fmt.Errorf("postgres: create client: negative lifetime")
 	}
-	if !allText(c.ID, c.SecretHash) || !allText(c.Grants...) || !allText(c.Scopes...) || !allText(c.Audience...) {
+	if !allText(c.ID, c.SecretHash) || !allText(c.Grants...) || !allText(c.Scopes...) || !allText(c.Audience...) ||
+		!allText(c.TokenAttributes...) {
 		return errNotText("create client", "a field")
 	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		c.ID, c.SecretHash, emptyIfNil(c.Grants), emptyIfNil(c.Scopes), emptyIfNil(c.Audience),
 		c.AccessTokenTTL.Milliseconds(), c.RefreshIdleTTL.Milliseconds(), c.RefreshAbsoluteTTL.Milliseconds(),
-		utc(c.CreatedAt))
+		utc(c.CreatedAt),
+		c.TokenRoles, emptyIfNil(c.TokenAttributes))
 	return wrap("create client", err)
 }
 
