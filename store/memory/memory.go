@@ -43,8 +43,8 @@ type Store struct {
 	users       map[string]store.User
 	userByName  map[string]string
 	userByEmail map[string]string // user IDs by store.EmailKey(email), for users with one
-	clients    map[string]store.Client
-	families   map[string]store.RefreshFamily
+	clients     map[string]store.Client
+	families    map[string]store.RefreshFamily
 	// tokens by hash, and every token hash of a family (for deletion).
 	tokens        map[string]store.RefreshToken
 	familyTokens  map[string][]string
