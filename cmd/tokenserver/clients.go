@@ -48,6 +48,12 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 	fs.DurationVar(&accessTTL, "client-access-token-ttl", 0, "this client's access token lifetime (0 = server default)")
 	fs.DurationVar(&idleTTL, "client-refresh-idle-ttl", 0, "this client's refresh idle lifetime (0 = server default)")
 	fs.DurationVar(&absTTL, "client-refresh-absolute-ttl", 0, "this client's refresh absolute lifetime (0 = server default)")
+	// Profile claims (user model): only what the registration names.
+	var tokenRoles bool
+	var tokenAttrs listFlag
+	fs.BoolVar(&tokenRoles, "token-roles", false, "put the user's roles in this client's access tokens (the roles claim)")
+	fs.Var(&tokenAttrs, "token-attributes", "user attributes to copy into this client's access tokens as claims, comma-separated")
+	setFlagOnly(fs, "token-roles", "token-attributes")
 	// The client's own settings come from this command line only: read
 	// from TOKENSERVER_SCOPES or TOKENSERVER_AUDIENCE they would silently
 	// give the client a server's settings when run in a server's pod.
@@ -86,6 +92,9 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 			return usageErrorf(fs.Name(), "--scopes: invalid scope %q (RFC 6749 §3.3: printable ASCII, no space, quote or backslash)", s)
 		}
 	}
+	if err := tokenserver.CheckTokenAttributes(tokenAttrs); err != nil {
+		return usageErrorf(fs.Name(), "--token-attributes: %v", err)
+	}
 	if accessTTL < 0 || idleTTL < 0 || absTTL < 0 {
 		return errors.New("client lifetimes must not be negative")
 	}
@@ -119,7 +128,8 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 	err = b.clients.CreateClient(ctx, store.Client{
 		ID: id, SecretHash: secretHash, Grants: grants, Scopes: scopes, Audience: audience,
 		AccessTokenTTL: accessTTL, RefreshIdleTTL: idleTTL, RefreshAbsoluteTTL: absTTL,
-		CreatedAt: time.Now(),
+		CreatedAt:  time.Now(),
+		TokenRoles: tokenRoles, TokenAttributes: tokenAttrs,
 	})
 	if errors.Is(err, store.ErrConflict) {
 		return fmt.Errorf("client %q already exists", id)

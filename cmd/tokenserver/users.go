@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ import (
 func runUser(ctx context.Context, e env, args []string) error {
 	return subcommand(ctx, e, "user", args, []subcmd{
 		{"add", "USERNAME", "add a user; the password is read from stdin", userAdd},
+		{"update", "USERNAME", "change a user's email, roles or attributes (ends no session)", userUpdate},
 		{"set-password", "USERNAME", "change a user's password (read from stdin) and end their sessions", userSetPassword},
 		{"disable", "USERNAME", "refuse a user's logins and end their sessions", func(ctx context.Context, e env, a []string) error { return userSetDisabled(ctx, e, a, true) }},
 		{"enable", "USERNAME", "let a disabled user log in again", func(ctx context.Context, e env, a []string) error { return userSetDisabled(ctx, e, a, false) }},
@@ -31,13 +33,17 @@ func runUser(ctx context.Context, e env, args []string) error {
 // userCommand parses an admin command that takes exactly one argument and
 // opens the backends. Adding users touches the database only; the other
 // commands revoke sessions, so they also reach Redis.
-func userCommand(ctx context.Context, e env, name, argName string, args []string) (*backends, *adminFlags, string, error) {
+// Extra registers a command's own flags.
+func userCommand(ctx context.Context, e env, name, argName string, args []string, extra ...func(*flag.FlagSet)) (*backends, *adminFlags, string, error) {
 	a := &adminFlags{}
 	fs := newFlagSet("user "+name, "user "+name+" "+argName+" [flags]", e.stderr)
-	if name == "add" || name == "import" {
+	if name == "add" || name == "import" || name == "update" {
 		a.registerDB(fs)
 	} else {
 		a.register(fs)
+	}
+	for _, f := range extra {
+		f(fs)
 	}
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return nil, nil, "", err
@@ -52,12 +58,20 @@ func userCommand(ctx context.Context, e env, name, argName string, args []string
 	return b, a, strings.TrimSpace(fs.Arg(0)), nil
 }
 
-// hashPasswordFromStdin reads a password from stdin and hashes it with
-// argon2id at OWASP's parameters.
-func hashPasswordFromStdin(ctx context.Context, e env) (string, error) {
+// hashPasswordFromStdin reads a password from stdin, checks it against the
+// password policy and hashes it with argon2id at OWASP's parameters.
+func hashPasswordFromStdin(ctx context.Context, e env, pf *policyFlags) (string, error) {
+	policy, closePolicy, err := pf.policy()
+	if err != nil {
+		return "", err
+	}
+	defer closePolicy()
 	pw, err := readSecretLine(e.stdin, "password")
 	if err != nil {
 		return "", err
+	}
+	if err := policy.Check(pw); err != nil {
+		return "", fmt.Errorf("password refused: %w", err)
 	}
 	h, err := password.NewHasher(password.Config{MaxConcurrent: 1})
 	if err != nil {
@@ -90,7 +104,16 @@ func storedAs(given, stored string) string {
 }
 
 func userAdd(ctx context.Context, e env, args []string) error {
-	b, _, given, err := userCommand(ctx, e, "add", "USERNAME", args)
+	var (
+		pf   policyFlags
+		prof profileFlags
+		fs   *flag.FlagSet
+	)
+	b, _, given, err := userCommand(ctx, e, "add", "USERNAME", args, func(f *flag.FlagSet) {
+		fs = f
+		pf.register(f)
+		prof.register(f, false)
+	})
 	if err != nil {
 		return err
 	}
@@ -101,15 +124,23 @@ func userAdd(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	hash, err := hashPasswordFromStdin(ctx, e)
+	profile, err := prof.apply(fs, store.UserProfile{})
+	if err != nil {
+		return err
+	}
+	hash, err := hashPasswordFromStdin(ctx, e, &pf)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
 	id := newUUID()
 	err = b.users.CreateUser(ctx, store.User{ID: id, Username: username, PasswordHash: hash,
-		CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now})
+		CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now,
+		Email: profile.Email, Roles: profile.Roles, Attributes: profile.Attributes})
 	if errors.Is(err, store.ErrConflict) {
+		if profile.Email != "" {
+			return fmt.Errorf("user %q or email %q already exists", username, profile.Email)
+		}
 		return fmt.Errorf("user %q already exists", username)
 	}
 	if err != nil {
@@ -121,8 +152,8 @@ func userAdd(ctx context.Context, e env, args []string) error {
 
 // existingUserCommand parses an admin command whose one argument names an
 // existing user, opens the backends and looks the user up.
-func existingUserCommand(ctx context.Context, e env, name string, args []string) (*backends, *adminFlags, store.User, error) {
-	b, a, username, err := userCommand(ctx, e, name, "USERNAME", args)
+func existingUserCommand(ctx context.Context, e env, name string, args []string, extra ...func(*flag.FlagSet)) (*backends, *adminFlags, store.User, error) {
+	b, a, username, err := userCommand(ctx, e, name, "USERNAME", args, extra...)
 	if err != nil {
 		return nil, nil, store.User{}, err
 	}
@@ -169,13 +200,14 @@ func wrapFind(err error) error {
 }
 
 func userSetPassword(ctx context.Context, e env, args []string) error {
-	b, a, u, err := existingUserCommand(ctx, e, "set-password", args)
+	var pf policyFlags
+	b, a, u, err := existingUserCommand(ctx, e, "set-password", args, pf.register)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
 	username := u.Username
-	hash, err := hashPasswordFromStdin(ctx, e)
+	hash, err := hashPasswordFromStdin(ctx, e, &pf)
 	if err != nil {
 		return err
 	}
@@ -267,14 +299,15 @@ func userList(ctx context.Context, e env, args []string) error {
 		return writeJSON(e.stdout, userListJSON(users))
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tID\tSTATUS\tHASH\tCREATED\tPASSWORD CHANGED")
+	fmt.Fprintln(tw, "USERNAME\tID\tSTATUS\tHASH\tCREATED\tPASSWORD CHANGED\tEMAIL\tROLES")
 	for _, u := range users {
 		status := "enabled"
 		if u.Disabled {
 			status = "disabled"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.ID, status, hashScheme(u.PasswordHash),
-			u.CreatedAt.UTC().Format(time.RFC3339), u.PasswordChangedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.ID, status, hashScheme(u.PasswordHash),
+			u.CreatedAt.UTC().Format(time.RFC3339), u.PasswordChangedAt.UTC().Format(time.RFC3339),
+			u.Email, strings.Join(u.Roles, ","))
 	}
 	return tw.Flush()
 }
