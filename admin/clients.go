@@ -48,6 +48,10 @@ type NewClient struct {
 	// MinClientSecret characters); empty means generate one.
 	Secret string
 	ClientSettings
+	// TokenRoles and TokenAttributes choose which of the user's profile the
+	// client's access tokens carry (store.Client); set at registration.
+	TokenRoles      bool
+	TokenAttributes []string
 }
 
 // ValidateClient applies the token endpoint's rules to a registration, so
@@ -141,7 +145,11 @@ func (s *Service) CreateClient(ctx context.Context, in NewClient) (store.Client,
 		secret = GenerateClientSecret()
 		hash = tokenserver.HashClientSecret(secret)
 	}
-	c := store.Client{ID: in.ID, SecretHash: hash, CreatedAt: s.now().UTC()}
+	if err := tokenserver.CheckTokenAttributes(in.TokenAttributes); err != nil {
+		return store.Client{}, "", invalid("token_attributes", "%v", err)
+	}
+	c := store.Client{ID: in.ID, SecretHash: hash, CreatedAt: s.now().UTC(),
+		TokenRoles: in.TokenRoles, TokenAttributes: slices.Clone(in.TokenAttributes)}
 	c = applySettings(c, in.ClientSettings)
 	err := s.cfg.Clients.CreateClient(ctx, c)
 	if errors.Is(err, store.ErrConflict) {

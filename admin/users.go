@@ -29,6 +29,10 @@ type NewUser struct {
 	// TODO(user model branch): store and validate them.
 	Email      string
 	Attributes json.RawMessage
+	// Profile is the user's email, attributes and roles (store.UserProfile,
+	// validated by the store's bounds). The CLI sets it; the HTTP API's
+	// Email/Attributes above are wired to it in a later change.
+	Profile store.UserProfile
 }
 
 // NormalizeUsername is username.Normalize with an error naming the field.
@@ -81,17 +85,24 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (store.User, error
 	if err != nil {
 		return store.User{}, err
 	}
-	return s.createUser(ctx, name, hash, in.Disabled)
+	return s.createUser(ctx, name, hash, in.Disabled, in.Profile)
 }
 
 // createUser stores a new user with a hash; name is already normalized.
-func (s *Service) createUser(ctx context.Context, name, hash string, disabled bool) (store.User, error) {
+func (s *Service) createUser(ctx context.Context, name, hash string, disabled bool, p store.UserProfile) (store.User, error) {
 	now := s.now().UTC()
 	u := store.User{ID: newUUID(), Username: name, PasswordHash: hash, Disabled: disabled,
-		CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now}
+		CreatedAt: now, UpdatedAt: now, PasswordChangedAt: now,
+		Email: p.Email, Attributes: p.Attributes, Roles: p.Roles}
 	err := s.cfg.Users.CreateUser(ctx, u)
 	if errors.Is(err, store.ErrConflict) {
+		if p.Email != "" {
+			return store.User{}, fmt.Errorf("%w: user %q or email %q", ErrExists, name, p.Email)
+		}
 		return store.User{}, fmt.Errorf("%w: user %q", ErrExists, name)
+	}
+	if errors.Is(err, store.ErrInvalidProfile) {
+		return store.User{}, invalid("profile", "%v", err)
 	}
 	if err != nil {
 		return store.User{}, fmt.Errorf("admin: create user: %w", err)

@@ -12,6 +12,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -73,18 +74,42 @@ type User struct {
 	// change can never leave a live session behind. Stores set it; the
 	// value given to CreateUser is ignored (a new user starts at 0).
 	CredentialEpoch int64
+	// Email is optional ("" for none) and unique case-insensitively among
+	// users that have one. Stored in NormalizeEmail's form.
+	Email string
+	// Attributes is a small JSON object of application data (department,
+	// tenant, ...), bounded by CheckUserProfile. Each value is one JSON
+	// value; backends may re-spell it (PostgreSQL's jsonb), never change it.
+	// nil and empty are the same.
+	Attributes map[string]json.RawMessage
+	// Roles are opaque tokens an application assigns (RFC 9068 §7.2.1.1
+	// `roles`), sorted and without duplicates (NormalizeRoles). nil and
+	// empty are the same.
+	Roles []string
 }
 
 // UserStore persists users.
 type UserStore interface {
 	// CreateUser stores u. ID must be set by the caller. Returns ErrConflict
-	// if the ID or the username (case-insensitively) is taken.
+	// if the ID, the username or the email (both case-insensitively) is
+	// taken, and an error wrapping ErrInvalidProfile (nothing stored) if
+	// u's profile fails CheckUserProfile.
 	CreateUser(ctx context.Context, u User) error
 	// UserByName returns the user whose username equals name
 	// case-insensitively, or ErrNotFound.
 	UserByName(ctx context.Context, name string) (User, error)
 	// UserByID returns the user with that ID, or ErrNotFound.
 	UserByID(ctx context.Context, id string) (User, error)
+	// UserByEmail returns the user whose email equals email
+	// case-insensitively, or ErrNotFound ("" finds nobody).
+	UserByEmail(ctx context.Context, email string) (User, error)
+	// UpdateUserProfile replaces the user's Email, Attributes and Roles with
+	// p's and sets UpdatedAt = at, in one atomic step. It does not move the
+	// CredentialEpoch: a profile change ends no session (refreshed tokens
+	// pick up the new roles). Returns ErrNotFound, ErrConflict (the email
+	// belongs to another user) or ErrInvalidProfile; on error nothing
+	// changed.
+	UpdateUserProfile(ctx context.Context, id string, p UserProfile, at time.Time) error
 	// ListUsers returns all users ordered by username.
 	ListUsers(ctx context.Context) ([]User, error)
 	// UpgradePasswordHash replaces the hash with newHash only if the stored
@@ -144,6 +169,18 @@ type Client struct {
 	// without downtime. Empty / zero when no rotation is in its window.
 	PreviousSecretHash      string
 	PreviousSecretExpiresAt time.Time
+
+	// Claims from the user's profile (user model, issue 10). Kept at the
+	// end of the struct on purpose, apart from the fields above.
+
+	// TokenRoles puts the user's Roles in this client's access tokens as
+	// the `roles` claim (RFC 9068 §7.2.1.1). Off by default: a client
+	// sees roles only when registered for them.
+	TokenRoles bool
+	// TokenAttributes names the user attributes copied into this client's
+	// access tokens as claims of the same name. Registration refuses
+	// registered claim names (tokenserver.CheckTokenAttributes).
+	TokenAttributes []string
 }
 
 // Public reports whether the client authenticates with its client_id only.
@@ -195,6 +232,13 @@ type RefreshFamily struct {
 	// checking the password. The family lives only while the user's epoch
 	// still equals it.
 	UserEpoch int64
+	// UserRoles and UserAttributes are the user's current Roles and
+	// Attributes, read by Rotate in the same atomic step as the rotation,
+	// so a refreshed access token carries the roles the user has now
+	// without another query. Set only by a successful Rotate; nothing
+	// stores them with the family.
+	UserRoles      []string
+	UserAttributes map[string]json.RawMessage
 }
 
 // RefreshToken is one opaque refresh token, stored only as a hash.

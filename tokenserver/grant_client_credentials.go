@@ -31,6 +31,7 @@ func (s *Server) clientCredentialsGrant(_ context.Context, req grantRequest) (to
 	if scope == nil {
 		scope = req.client.Scopes
 	}
+	// No user, so no roles or attributes, whatever the registration says.
 	access, ttl, err := s.issueAccessToken(req.client, session{userID: req.client.ID, scope: scope}, req.now)
 	if err != nil {
 		return tokenResponse{}, err

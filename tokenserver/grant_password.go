@@ -170,7 +170,8 @@ func (s *Server) loginThrottleKeys(username string, req grantRequest) []store.Th
 // client may refresh) and the first access token. The access token is
 // signed before the family is stored, so a signing failure stores nothing.
 func (s *Server) issueLoginTokens(ctx context.Context, req grantRequest, user store.User, scope []string) (tokenResponse, error) {
-	sess := session{userID: user.ID, username: user.Username, scope: scope}
+	sess := session{userID: user.ID, username: user.Username, scope: scope,
+		roles: user.Roles, attributes: user.Attributes}
 	// A refresh token is useless to a client that may not use the
 	// refresh_token grant, so none is issued (RFC 6749 §5.1: OPTIONAL).
 	withRefresh := slices.Contains(req.client.Grants, grantRefreshToken)

@@ -67,7 +67,11 @@ func (s *Server) refreshGrant(ctx context.Context, req grantRequest) (tokenRespo
 	if accessScope == nil {
 		accessScope = intersect(strings.Fields(family.Scope), req.client.Scopes)
 	}
-	sess := session{userID: family.UserID, username: family.Username, familyID: family.ID, scope: accessScope}
+	// The user's roles and attributes as they are now: Rotate read them
+	// in the same statement, so a role granted or taken away since the
+	// login shows in this token (a profile change ends no session).
+	sess := session{userID: family.UserID, username: family.Username, familyID: family.ID, scope: accessScope,
+		roles: family.UserRoles, attributes: family.UserAttributes}
 	access, ttl, err := s.issueAccessToken(req.client, sess, req.now)
 	if err != nil {
 		return tokenResponse{}, err

@@ -34,6 +34,9 @@ type introspection struct {
 	Issuer    string   `json:"iss,omitempty"`
 	JWTID     string   `json:"jti,omitempty"`
 	SessionID string   `json:"sid,omitempty"`
+	// Roles is the access token's `roles` claim (RFC 9068 §7.2.1.1), when
+	// it has one: a member §2.2 allows.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // inactiveJSON is every negative answer. RFC 7662 §2.2: for an inactive
@@ -166,6 +169,7 @@ func (s *Server) introspectAccessToken(ctx context.Context, _ store.Client, toke
 		Issuer:    c.Issuer,
 		JWTID:     c.JWTID,
 		SessionID: c.SessionID,
+		Roles:     c.Roles,
 	}, true, nil
 }
 

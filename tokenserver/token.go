@@ -25,6 +25,10 @@ type accessTokenClaims struct {
 	Scope     string   `json:"scope,omitempty"`
 	SessionID string   `json:"sid,omitempty"`
 	Username  string   `json:"username,omitempty"`
+	// Roles is the user's roles (RFC 9068 §7.2.1.1), only for a client
+	// registered with TokenRoles. Chosen attributes follow as further
+	// members (profileClaims).
+	Roles []string `json:"roles,omitempty"`
 }
 
 // audience marshals as a string when it has one entry and as an array
@@ -65,6 +69,10 @@ type session struct {
 	// familyID is the refresh-token family (`sid`); empty without one.
 	familyID string
 	scope    []string
+	// roles and attributes are the user's profile as read by this grant;
+	// the client's registration decides what reaches the token.
+	roles      []string
+	attributes map[string]json.RawMessage
 }
 
 // issueAccessToken signs an RFC 9068 access token for client and session,
@@ -88,9 +96,14 @@ func (s *Server) issueAccessToken(client store.Client, sess session, now time.Ti
 		SessionID: sess.familyID,
 		Username:  sess.username,
 	}
+	var attrs []attributeClaim
+	claims.Roles, attrs = profileClaims(client, sess)
 	payload, err := json.Marshal(claims)
 	if err != nil {
 		return "", 0, fmt.Errorf("tokenserver: encode claims: %w", err)
+	}
+	if payload, err = appendClaims(payload, attrs); err != nil {
+		return "", 0, err
 	}
 	token, err := s.cfg.Keys.Sign(payload)
 	if err != nil {

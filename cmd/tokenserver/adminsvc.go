@@ -14,7 +14,7 @@ import (
 // adminService returns the admin service a command acts through: the same
 // rules as the admin API's. Commands that only write the database have no
 // --access-token-ttl; they revoke nothing, so the default sizes nothing.
-func adminService(b *backends, a *adminFlags, keyCfg keys.Config) (*admin.Service, error) {
+func adminService(b *backends, a *adminFlags, keyCfg keys.Config, opts ...func(*admin.Config)) (*admin.Service, error) {
 	ttl := a.accessTTL
 	if ttl <= 0 {
 		ttl = tokenserver.DefaultAccessTokenTTL
@@ -27,8 +27,12 @@ func adminService(b *backends, a *adminFlags, keyCfg keys.Config) (*admin.Servic
 	if err != nil {
 		return nil, err
 	}
-	return admin.New(admin.Config{Users: b.users, Clients: b.clients, Refresh: b.refresh,
-		Sessions: sess, Hasher: hasher, Keys: keyCfg})
+	cfg := admin.Config{Users: b.users, Clients: b.clients, Refresh: b.refresh,
+		Sessions: sess, Hasher: hasher, Keys: keyCfg}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	return admin.New(cfg)
 }
 
 // cliError turns an admin service error into the CLI's one-line message.
@@ -38,4 +42,10 @@ func cliError(err error) error {
 		return fmt.Errorf("invalid %s %s", ve.Field, ve.Detail)
 	}
 	return err
+}
+
+// withPasswordPolicy makes the admin service check new passwords against
+// policy (the same rule for the CLI and the API).
+func withPasswordPolicy(policy password.Policy) func(*admin.Config) {
+	return func(c *admin.Config) { c.CheckPassword = policy.Check }
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tokenserver/tokenserver/admin"
 	"github.com/tokenserver/tokenserver/keys"
+	"github.com/tokenserver/tokenserver/tokenserver"
 )
 
 func runClient(ctx context.Context, e env, args []string) error {
@@ -38,6 +39,12 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 	fs.DurationVar(&accessTTL, "client-access-token-ttl", 0, "this client's access token lifetime (0 = server default)")
 	fs.DurationVar(&idleTTL, "client-refresh-idle-ttl", 0, "this client's refresh idle lifetime (0 = server default)")
 	fs.DurationVar(&absTTL, "client-refresh-absolute-ttl", 0, "this client's refresh absolute lifetime (0 = server default)")
+	// Profile claims (user model): only what the registration names.
+	var tokenRoles bool
+	var tokenAttrs listFlag
+	fs.BoolVar(&tokenRoles, "token-roles", false, "put the user's roles in this client's access tokens (the roles claim)")
+	fs.Var(&tokenAttrs, "token-attributes", "user attributes to copy into this client's access tokens as claims, comma-separated")
+	setFlagOnly(fs, "token-roles", "token-attributes")
 	// The client's own settings come from this command line only: read
 	// from TOKENSERVER_SCOPES or TOKENSERVER_AUDIENCE they would silently
 	// give the client a server's settings when run in a server's pod.
@@ -55,7 +62,11 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 	}
 	in := admin.NewClient{ID: id, Public: public, ClientSettings: admin.ClientSettings{
 		Grants: grants, Scopes: scopes, Audience: audience,
-		AccessTokenTTL: accessTTL, RefreshIdleTTL: idleTTL, RefreshAbsoluteTTL: absTTL}}
+		AccessTokenTTL: accessTTL, RefreshIdleTTL: idleTTL, RefreshAbsoluteTTL: absTTL},
+		TokenRoles: tokenRoles, TokenAttributes: tokenAttrs}
+	if err := tokenserver.CheckTokenAttributes(tokenAttrs); err != nil {
+		return usageErrorf(fs.Name(), "--token-attributes: %v", err)
+	}
 	// The service's rules, checked before anything is read or opened.
 	if err := admin.ValidateClient(id, public, in.ClientSettings); err != nil {
 		return clientFlagError(fs.Name(), err)

@@ -136,12 +136,12 @@ func TestUsernameNormalizationOnPostgreSQL(t *testing.T) {
 		t.Errorf("user add %q printed:\n%s", nfd, out)
 	}
 	for _, dup := range []string{nfc, "JOS\u00c9", "\uff2a\uff2f\uff33\u00c9"} {
-		if out, err := runCLI(t, env, "pw\n", "user", "add", dup); err == nil || !strings.Contains(err.Error(), "already exists") {
+		if out, err := runCLI(t, env, "pw-dup-12345\n", "user", "add", dup); err == nil || !strings.Contains(err.Error(), "already exists") {
 			t.Errorf("user add %q after %q: %v\n%s", dup, nfd, err, out)
 		}
 	}
 	for _, bad := range []string{"ali\u200bce", "ali\x00ce", "ali\tce", "alice  smith"} {
-		out, err := runCLI(t, env, "pw\n", "user", "add", bad)
+		out, err := runCLI(t, env, "pw-bad-12345\n", "user", "add", bad)
 		switch {
 		case err == nil:
 			t.Errorf("user add %q succeeded:\n%s", bad, out)

@@ -101,7 +101,7 @@ func TestProductionPath(t *testing.T) {
 func TestAdminCLIErrors(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	mustRunCLI(t, env, "pw-one\n", "user", "add", "bob")
+	mustRunCLI(t, env, "pw-one-12345\n", "user", "add", "bob")
 	mustRunCLI(t, env, strings.Repeat("s", 40)+"\n", "client", "add", "svc")
 	tests := []struct {
 		name  string
@@ -109,7 +109,7 @@ func TestAdminCLIErrors(t *testing.T) {
 		args  []string
 		want  string
 	}{
-		{"duplicate user", "pw\n", []string{"user", "add", "BOB"}, "already exists"},
+		{"duplicate user", "pw-dup-12345\n", []string{"user", "add", "BOB"}, "already exists"},
 		{"empty password", "\n", []string{"user", "add", "carol"}, "empty password"},
 		{"unknown user", "", []string{"user", "disable", "nobody"}, `no user "nobody"`},
 		{"duplicate client", strings.Repeat("s", 40) + "\n", []string{"client", "add", "svc"}, "already exists"},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/tokenserver/tokenserver/keys"
@@ -20,6 +21,10 @@ type userJSON struct {
 	HashScheme        string    `json:"hash_scheme"` // "argon2id", "2b", ...: the scheme, never the hash
 	CreatedAt         time.Time `json:"created_at"`
 	PasswordChangedAt time.Time `json:"password_changed_at"`
+	Email             *string   `json:"email"` // null when the user has none
+	Roles             []string  `json:"roles"`
+	// Attributes is the user's attribute object ({} for none).
+	Attributes map[string]json.RawMessage `json:"attributes"`
 }
 
 func userListJSON(users []store.User) []userJSON {
@@ -28,6 +33,7 @@ func userListJSON(users []store.User) []userJSON {
 		out = append(out, userJSON{
 			Username: u.Username, ID: u.ID, Disabled: u.Disabled, HashScheme: hashScheme(u.PasswordHash),
 			CreatedAt: u.CreatedAt.UTC(), PasswordChangedAt: u.PasswordChangedAt.UTC(),
+			Email: stringOrNull(u.Email), Roles: nonNil(u.Roles), Attributes: nonNilAttrs(u.Attributes),
 		})
 	}
 	return out
@@ -44,6 +50,9 @@ type clientJSON struct {
 	RefreshIdleTTL     int64     `json:"refresh_idle_ttl_seconds"`
 	RefreshAbsoluteTTL int64     `json:"refresh_absolute_ttl_seconds"`
 	CreatedAt          time.Time `json:"created_at"`
+	// What the client's access tokens carry of the user's profile.
+	TokenRoles      bool     `json:"token_roles"`
+	TokenAttributes []string `json:"token_attributes"`
 }
 
 func clientListJSON(clients []store.Client) []clientJSON {
@@ -60,6 +69,7 @@ func clientListJSON(clients []store.Client) []clientJSON {
 			RefreshIdleTTL:     int64(c.RefreshIdleTTL / time.Second),
 			RefreshAbsoluteTTL: int64(c.RefreshAbsoluteTTL / time.Second),
 			CreatedAt:          c.CreatedAt.UTC(),
+			TokenRoles:         c.TokenRoles, TokenAttributes: nonNil(c.TokenAttributes),
 		})
 	}
 	return out
@@ -96,6 +106,20 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+func stringOrNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func nonNilAttrs(m map[string]json.RawMessage) map[string]json.RawMessage {
+	if m == nil {
+		return map[string]json.RawMessage{}
+	}
+	return m
 }
 
 func timeOrNull(t time.Time) *time.Time {

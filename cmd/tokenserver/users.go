@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +19,7 @@ import (
 func runUser(ctx context.Context, e env, args []string) error {
 	return subcommand(ctx, e, "user", args, []subcmd{
 		{"add", "USERNAME", "add a user; the password is read from stdin", userAdd},
+		{"update", "USERNAME", "change a user's email, roles or attributes (ends no session)", userUpdate},
 		{"set-password", "USERNAME", "change a user's password (read from stdin) and end their sessions", userSetPassword},
 		{"disable", "USERNAME", "refuse a user's logins and end their sessions", func(ctx context.Context, e env, a []string) error { return userSetDisabled(ctx, e, a, true) }},
 		{"enable", "USERNAME", "let a disabled user log in again", func(ctx context.Context, e env, a []string) error { return userSetDisabled(ctx, e, a, false) }},
@@ -31,13 +33,17 @@ func runUser(ctx context.Context, e env, args []string) error {
 // userCommand parses an admin command that takes exactly one argument and
 // opens the backends. Adding users touches the database only; the other
 // commands revoke sessions, so they also reach Redis.
-func userCommand(ctx context.Context, e env, name, argName string, args []string) (*backends, *adminFlags, string, error) {
+// Extra registers a command's own flags.
+func userCommand(ctx context.Context, e env, name, argName string, args []string, extra ...func(*flag.FlagSet)) (*backends, *adminFlags, string, error) {
 	a := &adminFlags{}
 	fs := newFlagSet("user "+name, "user "+name+" "+argName+" [flags]", e.stderr)
-	if name == "add" || name == "import" {
+	if name == "add" || name == "import" || name == "update" {
 		a.registerDB(fs)
 	} else {
 		a.register(fs)
+	}
+	for _, f := range extra {
+		f(fs)
 	}
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return nil, nil, "", err
@@ -69,7 +75,16 @@ func storedAs(given, stored string) string {
 }
 
 func userAdd(ctx context.Context, e env, args []string) error {
-	b, a, given, err := userCommand(ctx, e, "add", "USERNAME", args)
+	var (
+		pf   policyFlags
+		prof profileFlags
+		fs   *flag.FlagSet
+	)
+	b, a, given, err := userCommand(ctx, e, "add", "USERNAME", args, func(f *flag.FlagSet) {
+		fs = f
+		pf.register(f)
+		prof.register(f, false)
+	})
 	if err != nil {
 		return err
 	}
@@ -79,16 +94,28 @@ func userAdd(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	profile, err := prof.apply(fs, store.UserProfile{})
+	if err != nil {
+		return err
+	}
+	policy, closePolicy, err := pf.policy()
+	if err != nil {
+		return err
+	}
+	defer closePolicy()
 	pw, err := readSecretLine(e.stdin, "password")
 	if err != nil {
 		return err
 	}
-	svc, err := adminService(b, a, keys.Config{})
+	svc, err := adminService(b, a, keys.Config{}, withPasswordPolicy(policy))
 	if err != nil {
 		return err
 	}
-	u, err := svc.CreateUser(ctx, admin.NewUser{Username: given, Password: pw})
+	u, err := svc.CreateUser(ctx, admin.NewUser{Username: given, Password: pw, Profile: profile})
 	if errors.Is(err, admin.ErrExists) {
+		if profile.Email != "" {
+			return fmt.Errorf("user %q or email %q already exists", name, profile.Email)
+		}
 		return fmt.Errorf("user %q already exists", name)
 	}
 	if err != nil {
@@ -100,9 +127,9 @@ func userAdd(ctx context.Context, e env, args []string) error {
 
 // existingUserCommand parses an admin command whose one argument names an
 // existing user, opens the backends and the admin service, and looks the
-// user up.
-func existingUserCommand(ctx context.Context, e env, name string, args []string) (*backends, *admin.Service, store.User, error) {
-	b, a, username, err := userCommand(ctx, e, name, "USERNAME", args)
+// user up. extra registers further flags; opts configure the service.
+func existingUserCommand(ctx context.Context, e env, name string, args []string, extra ...func(*flag.FlagSet)) (*backends, *admin.Service, store.User, error) {
+	b, a, username, err := userCommand(ctx, e, name, "USERNAME", args, extra...)
 	if err != nil {
 		return nil, nil, store.User{}, err
 	}
@@ -131,12 +158,24 @@ func lookupUser(ctx context.Context, svc *admin.Service, given string) (store.Us
 }
 
 func userSetPassword(ctx context.Context, e env, args []string) error {
-	b, svc, u, err := existingUserCommand(ctx, e, "set-password", args)
+	var pf policyFlags
+	b, svc, u, err := existingUserCommand(ctx, e, "set-password", args, pf.register)
 	if err != nil {
 		return err
 	}
 	defer b.Close()
+	policy, closePolicy, err := pf.policy()
+	if err != nil {
+		return err
+	}
+	defer closePolicy()
 	pw, err := readSecretLine(e.stdin, "password")
+	if err == nil {
+		err = policy.Check(pw)
+		if err != nil {
+			err = fmt.Errorf("password refused: %w", err)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -209,14 +248,15 @@ func userList(ctx context.Context, e env, args []string) error {
 		return writeJSON(e.stdout, userListJSON(users))
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tID\tSTATUS\tHASH\tCREATED\tPASSWORD CHANGED")
+	fmt.Fprintln(tw, "USERNAME\tID\tSTATUS\tHASH\tCREATED\tPASSWORD CHANGED\tEMAIL\tROLES")
 	for _, u := range users {
 		status := "enabled"
 		if u.Disabled {
 			status = "disabled"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.ID, status, hashScheme(u.PasswordHash),
-			u.CreatedAt.UTC().Format(time.RFC3339), u.PasswordChangedAt.UTC().Format(time.RFC3339))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.ID, status, hashScheme(u.PasswordHash),
+			u.CreatedAt.UTC().Format(time.RFC3339), u.PasswordChangedAt.UTC().Format(time.RFC3339),
+			u.Email, strings.Join(u.Roles, ","))
 	}
 	return tw.Flush()
 }

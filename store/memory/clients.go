@@ -13,6 +13,7 @@ func cloneClient(c store.Client) store.Client {
 	c.Grants = cloneStrings(c.Grants)
 	c.Scopes = cloneStrings(c.Scopes)
 	c.Audience = cloneStrings(c.Audience)
+	c.TokenAttributes = cloneStrings(c.TokenAttributes)
 	return c
 }
 

@@ -40,10 +40,11 @@ type Store struct {
 
 	mu sync.RWMutex
 	// users by ID, and user IDs by strings.ToLower(username).
-	users      map[string]store.User
-	userByName map[string]string
-	clients    map[string]store.Client
-	families   map[string]store.RefreshFamily
+	users       map[string]store.User
+	userByName  map[string]string
+	userByEmail map[string]string // user IDs by store.EmailKey(email), for users with one
+	clients     map[string]store.Client
+	families    map[string]store.RefreshFamily
 	// tokens by hash, and every token hash of a family (for deletion).
 	tokens        map[string]store.RefreshToken
 	familyTokens  map[string][]string
@@ -74,6 +75,7 @@ func New(now func() time.Time) *Store {
 		now:           now,
 		users:         make(map[string]store.User),
 		userByName:    make(map[string]string),
+		userByEmail:   make(map[string]string),
 		clients:       make(map[string]store.Client),
 		families:      make(map[string]store.RefreshFamily),
 		tokens:        make(map[string]store.RefreshToken),

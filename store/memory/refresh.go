@@ -84,7 +84,8 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	}
 	// A disabled user may not refresh; a deleted one has no families left,
 	// but a missing user is refused all the same.
-	if u, ok := s.users[fam.UserID]; !ok || u.Disabled || u.CredentialEpoch != fam.UserEpoch {
+	user, ok := s.users[fam.UserID]
+	if !ok || user.Disabled || user.CredentialEpoch != fam.UserEpoch {
 		return fam, fmt.Errorf("memory: rotate: user disabled or credentials changed: %w", store.ErrRevoked)
 	}
 	if expired(old.IdleExpiresAt, req.Now) || expired(fam.ExpiresAt, req.Now) {
@@ -124,6 +125,9 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	next.ReplacedBy = ""
 	s.tokens[next.Hash] = clampIdle(next, fam)
 	s.familyTokens[fam.ID] = append(s.familyTokens[fam.ID], next.Hash)
+	// The user's profile as of this rotation, for the new access token.
+	user = cloneUser(user)
+	fam.UserRoles, fam.UserAttributes = user.Roles, user.Attributes
 	return fam, nil
 }
 

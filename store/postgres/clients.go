@@ -13,14 +13,15 @@ import (
 
 const clientColumns = `id, secret_hash, grants, scopes, audience,
 	access_token_ttl_ms, refresh_idle_ttl_ms, refresh_absolute_ttl_ms, created_at,
-	previous_secret_hash, previous_secret_expires_at`
+	previous_secret_hash, previous_secret_expires_at, token_roles, token_attributes`
 
 func scanClient(row pgx.Row) (store.Client, error) {
 	var c store.Client
 	var access, idle, absolute int64
 	var previousExpires *time.Time
 	if err := row.Scan(&c.ID, &c.SecretHash, &c.Grants, &c.Scopes, &c.Audience,
-		&access, &idle, &absolute, &c.CreatedAt, &c.PreviousSecretHash, &previousExpires); err != nil {
+		&access, &idle, &absolute, &c.CreatedAt, &c.PreviousSecretHash, &previousExpires,
+		&c.TokenRoles, &c.TokenAttributes); err != nil {
 		return store.Client{}, err
 	}
 	c.PreviousSecretExpiresAt = fromNull(previousExpires)
@@ -29,6 +30,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 	c.RefreshAbsoluteTTL = time.Duration(absolute) * time.Millisecond
 	c.CreatedAt = c.CreatedAt.UTC()
 	c.Grants, c.Scopes, c.Audience = nilIfEmpty(c.Grants), nilIfEmpty(c.Scopes), nilIfEmpty(c.Audience)
+	c.TokenAttributes = nilIfEmpty(c.TokenAttributes)
 	return c, nil
 }
 
@@ -63,10 +65,11 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
 		c.ID, c.SecretHash, emptyIfNil(c.Grants), emptyIfNil(c.Scopes), emptyIfNil(c.Audience),
 		c.AccessTokenTTL.Milliseconds(), c.RefreshIdleTTL.Milliseconds(), c.RefreshAbsoluteTTL.Milliseconds(),
-		utc(c.CreatedAt), c.PreviousSecretHash, nullTime(c.PreviousSecretExpiresAt))
+		utc(c.CreatedAt), c.PreviousSecretHash, nullTime(c.PreviousSecretExpiresAt),
+		c.TokenRoles, emptyIfNil(c.TokenAttributes))
 	return wrap("create client", err)
 }
 
@@ -108,7 +111,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 // clientText reports whether every text field of c can be stored.
 func clientText(c store.Client) bool {
 	return allText(c.ID, c.SecretHash, c.PreviousSecretHash) && allText(c.Grants...) &&
-		allText(c.Scopes...) && allText(c.Audience...)
+		allText(c.Scopes...) && allText(c.Audience...) && allText(c.TokenAttributes...)
 }
 
 // UpdateClient implements store.ClientUpdater: the row is locked (SELECT …
@@ -142,11 +145,13 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(store.Clien
 		_, err = tx.Exec(ctx, `
 			UPDATE clients SET secret_hash = $2, grants = $3, scopes = $4, audience = $5,
 				access_token_ttl_ms = $6, refresh_idle_ttl_ms = $7, refresh_absolute_ttl_ms = $8,
-				previous_secret_hash = $9, previous_secret_expires_at = $10
+				previous_secret_hash = $9, previous_secret_expires_at = $10,
+				token_roles = $11, token_attributes = $12
 			WHERE id = $1`,
 			next.ID, next.SecretHash, emptyIfNil(next.Grants), emptyIfNil(next.Scopes), emptyIfNil(next.Audience),
 			next.AccessTokenTTL.Milliseconds(), next.RefreshIdleTTL.Milliseconds(), next.RefreshAbsoluteTTL.Milliseconds(),
-			next.PreviousSecretHash, nullTime(next.PreviousSecretExpiresAt))
+			next.PreviousSecretHash, nullTime(next.PreviousSecretExpiresAt),
+			next.TokenRoles, emptyIfNil(next.TokenAttributes))
 		out = next
 		return err
 	})

@@ -78,7 +78,9 @@ func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, t store
 // so every other call updates nothing. The statement is atomic: if the
 // INSERT fails, the UPDATE is undone. array_remove drops the empty element
 // string_to_array yields for repeated spaces, so an empty requested token
-// never matches.
+// never matches. The user's roles and attributes come back from the row
+// the statement already joins, so the refreshed access token carries the
+// user's current profile at no extra round trip.
 const rotateSQL = `
 WITH consumed AS (
 	UPDATE refresh_tokens AS t
@@ -95,12 +97,13 @@ WITH consumed AS (
 	   AND f.revoked_at IS NULL
 	   AND f.expires_at > $3
 	   AND t.idle_expires_at > $3
-	RETURNING f.id, f.client_id, f.user_id, f.username, f.scope, f.created_at, f.expires_at, f.user_epoch
+	RETURNING f.id, f.client_id, f.user_id, f.username, f.scope, f.created_at, f.expires_at, f.user_epoch,
+	          u.roles, u.attributes
 ), successor AS (
 	INSERT INTO refresh_tokens (hash, family_id, issued_at, idle_expires_at)
 	SELECT $4, id, $5, LEAST($6::timestamptz, expires_at) FROM consumed
 )
-SELECT id, client_id, user_id::text, username, scope, created_at, expires_at, user_epoch FROM consumed`
+SELECT id, client_id, user_id::text, username, scope, created_at, expires_at, user_epoch, roles, attributes FROM consumed`
 
 // Rotate consumes req.OldHash and stores req.New (RFC 9700 §4.14.2 refresh
 // token rotation). The common case is one statement; only when it changes
@@ -118,13 +121,15 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 		return store.RefreshFamily{}, errNotText("rotate", "new hash or scope")
 	}
 	var f store.RefreshFamily
+	var attrs []byte
 	err := s.pool.QueryRow(ctx, rotateSQL, req.OldHash, req.ClientID, utc(req.Now), req.New.Hash,
 		utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt), req.Scope,
-	).Scan(&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &f.UserEpoch)
+	).Scan(&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &f.UserEpoch,
+		&f.UserRoles, &attrs)
 	switch {
 	case err == nil:
 		f.CreatedAt, f.ExpiresAt = f.CreatedAt.UTC(), f.ExpiresAt.UTC()
-		return f, nil
+		return withUserProfile(f, f.UserRoles, attrs)
 	case !errors.Is(err, pgx.ErrNoRows):
 		return store.RefreshFamily{}, wrap("rotate", err)
 	}
@@ -143,6 +148,17 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	return f, nil
 }
 
+// withUserProfile sets the family's UserRoles and UserAttributes from the
+// user row Rotate read.
+func withUserProfile(f store.RefreshFamily, roles []string, attrs []byte) (store.RefreshFamily, error) {
+	f.UserRoles = nilIfEmpty(roles)
+	var err error
+	if f.UserAttributes, err = decodeAttributes(attrs); err != nil {
+		return store.RefreshFamily{}, fmt.Errorf("postgres: rotate: %w", err)
+	}
+	return f, nil
+}
+
 // rotateSlowPath runs in a transaction holding the presented token's row
 // lock. It returns the family, the contract's verdict, and txErr for a
 // database failure (which rolls everything back).
@@ -151,13 +167,16 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 	var consumedAt, revokedAt *time.Time
 	var replacedBy *string
 	var userDisabled bool
+	var roles []string
+	var attrs []byte
 	// The user is outer-joined so that a missing one reads as disabled
 	// (deleting a user deletes its families, so this is belt and braces); a
 	// user whose credentials changed since the login reads as disabled too.
 	err := tx.QueryRow(ctx, `
 		SELECT t.issued_at, t.idle_expires_at, t.consumed_at, t.replaced_by,
 		       f.id, f.client_id, f.user_id::text, f.username, f.scope, f.created_at, f.expires_at, f.revoked_at,
-		       f.user_epoch, COALESCE(u.disabled OR u.credential_epoch <> f.user_epoch, true)
+		       f.user_epoch, COALESCE(u.disabled OR u.credential_epoch <> f.user_epoch, true),
+		       COALESCE(u.roles, '{}'), COALESCE(u.attributes, '{}')
 		  FROM refresh_tokens AS t
 		  JOIN refresh_families AS f ON f.id = t.family_id
 		  LEFT JOIN users AS u ON u.id = f.user_id
@@ -165,7 +184,7 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 		   FOR UPDATE OF t`, req.OldHash,
 	).Scan(&old.IssuedAt, &old.IdleExpiresAt, &consumedAt, &replacedBy,
 		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt,
-		&f.UserEpoch, &userDisabled)
+		&f.UserEpoch, &userDisabled, &roles, &attrs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.RefreshFamily{}, store.ErrNotFound, nil
 	}
@@ -193,6 +212,9 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 			req.OldHash, now, req.New.Hash); err != nil {
 			return f, nil, err
 		}
+		if f, err = withUserProfile(f, roles, attrs); err != nil {
+			return f, nil, err
+		}
 		return f, nil, insertSuccessor(ctx, tx, f, req.New)
 	}
 	// Consumed. Within the leeway a client may retry a lost response: the
@@ -209,6 +231,9 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 		if tag.RowsAffected() == 1 {
 			if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET replaced_by = $2 WHERE hash = $1`,
 				req.OldHash, req.New.Hash); err != nil {
+				return f, nil, err
+			}
+			if f, err = withUserProfile(f, roles, attrs); err != nil {
 				return f, nil, err
 			}
 			return f, nil, insertSuccessor(ctx, tx, f, req.New)

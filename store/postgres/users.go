@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,16 +11,54 @@ import (
 	"github.com/tokenserver/tokenserver/store"
 )
 
-const userColumns = `id::text, username, password_hash, disabled, created_at, updated_at, password_changed_at, credential_epoch`
+const userColumns = `id::text, username, password_hash, disabled, created_at, updated_at, password_changed_at, credential_epoch,
+	email, attributes, roles`
 
 func scanUser(row pgx.Row) (store.User, error) {
 	var u store.User
 	var changed *time.Time
-	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &changed, &u.CredentialEpoch); err != nil {
+	var email *string
+	var attrs []byte
+	if err := row.Scan(&u.ID, &u.Username, &u.PasswordHash, &u.Disabled, &u.CreatedAt, &u.UpdatedAt, &changed, &u.CredentialEpoch,
+		&email, &attrs, &u.Roles); err != nil {
 		return store.User{}, err
 	}
 	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), fromNull(changed)
-	return u, nil
+	u.Email, u.Roles = fromNullText(email), nilIfEmpty(u.Roles)
+	var err error
+	u.Attributes, err = decodeAttributes(attrs)
+	return u, err
+}
+
+// decodeAttributes reads a jsonb object into the store's form: compact
+// values (jsonb prints `[1, 2]`), nil for an empty object.
+func decodeAttributes(b []byte) (map[string]json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("attributes: %w", err)
+	}
+	return store.CompactAttributes(m)
+}
+
+// encodeAttributes is the jsonb parameter for attrs: always an object.
+func encodeAttributes(attrs map[string]json.RawMessage) (string, error) {
+	if len(attrs) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(attrs)
+	return string(b), err
+}
+
+// profileArgs checks p (store.CheckUserProfile) and returns its email,
+// attributes and roles as statement parameters.
+func profileArgs(op string, p store.UserProfile) (email any, attrs string, roles []string, err error) {
+	if err := store.CheckUserProfile(p); err != nil {
+		return nil, "", nil, fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	if attrs, err = encodeAttributes(p.Attributes); err != nil {
+		return nil, "", nil, fmt.Errorf("postgres: %s: attributes: %w: %w", op, store.ErrInvalidProfile, err)
+	}
+	return nullText(p.Email), attrs, emptyIfNil(p.Roles), nil
 }
 
 // CreateUser stores u; ErrConflict if the ID or the username (compared
@@ -34,11 +73,41 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 	if !isText(u.PasswordHash) {
 		return errNotText("create user", "password hash")
 	}
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO users (id, username, password_hash, disabled, created_at, updated_at, password_changed_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		u.ID, u.Username, u.PasswordHash, u.Disabled, utc(u.CreatedAt), utc(u.UpdatedAt), nullTime(u.PasswordChangedAt))
+	email, attrs, roles, err := profileArgs("create user", u.Profile())
+	if err != nil {
+		return err
+	}
+	_, err = s.pool.Exec(ctx, `
+		INSERT INTO users (id, username, password_hash, disabled, created_at, updated_at, password_changed_at,
+		                   email, attributes, roles)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10)`,
+		u.ID, u.Username, u.PasswordHash, u.Disabled, utc(u.CreatedAt), utc(u.UpdatedAt), nullTime(u.PasswordChangedAt),
+		email, attrs, roles)
 	return wrap("create user", err)
+}
+
+// UserByEmail finds a user by email, case-insensitively (the partial
+// unique index on lower(email)).
+func (s *Store) UserByEmail(ctx context.Context, email string) (store.User, error) {
+	if email == "" || !isText(email) {
+		return store.User{}, notFoundNotText("user by email")
+	}
+	u, err := scanUser(s.pool.QueryRow(ctx,
+		`SELECT `+userColumns+` FROM users WHERE lower(email) = lower($1) AND email IS NOT NULL`, email))
+	return u, wrap("user by email", err)
+}
+
+// UpdateUserProfile replaces email, attributes and roles in one UPDATE;
+// the credential epoch stays. A taken email is the unique index's
+// ErrConflict.
+func (s *Store) UpdateUserProfile(ctx context.Context, id string, p store.UserProfile, at time.Time) error {
+	email, attrs, roles, err := profileArgs("update user profile", p)
+	if err != nil {
+		return err
+	}
+	return s.updateUser(ctx, "update user profile",
+		`UPDATE users SET email = $2, attributes = $3::jsonb, roles = $4, updated_at = $5 WHERE id = $1`,
+		id, email, attrs, roles, utc(at))
 }
 
 // UserByName finds a user by username, case-insensitively.

@@ -66,6 +66,7 @@ func suiteCreateClient(t testing.TB, s store.ClientStore, c store.Client) {
 // TestClientStore runs the conformance suite for store.ClientStore. newStore
 // must return a fresh, empty store for each call.
 func TestClientStore(t *testing.T, newStore func(*testing.T) store.ClientStore) {
+	testClientTokenClaims(t, newStore)
 	t.Run("CreateAndGet", func(t *testing.T) {
 		cases := []struct {
 			name   string

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -139,7 +140,7 @@ func suiteFamilyDiff(got, want store.RefreshFamily) string {
 		suiteTimeDiff("RevokedAt", got.RevokedAt, want.RevokedAt)
 	got.CreatedAt, got.ExpiresAt, got.RevokedAt = time.Time{}, time.Time{}, time.Time{}
 	want.CreatedAt, want.ExpiresAt, want.RevokedAt = time.Time{}, time.Time{}, time.Time{}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		d += "fields differ: got " + got.ID + "/" + got.ClientID + "/" + got.UserID + "/" + got.Username + "/" + got.Scope +
 			", want " + want.ID + "/" + want.ClientID + "/" + want.UserID + "/" + want.Username + "/" + want.Scope
 	}
@@ -170,6 +171,7 @@ func (fx *refreshFixture) expectAbsent(t *testing.T, hash, what string) {
 // store.RefreshTokenStore. newStores must return fresh, empty stores that
 // share one backend for each call.
 func TestRefreshTokenStore(t *testing.T, newStores func(*testing.T) RefreshStores) {
+	testRotateProfile(t, newStores)
 	testCredentialEpoch(t, newStores)
 	t.Run("CreateFamilyAndLookup", func(t *testing.T) {
 		fx := newRefreshFixture(t, newStores)

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func suiteUserDiff(got, want store.User) string {
 		suiteTimeDiff("PasswordChangedAt", got.PasswordChangedAt, want.PasswordChangedAt)
 	got.CreatedAt, got.UpdatedAt, got.PasswordChangedAt = time.Time{}, time.Time{}, time.Time{}
 	want.CreatedAt, want.UpdatedAt, want.PasswordChangedAt = time.Time{}, time.Time{}, time.Time{}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		d += "fields differ: got " + suiteUserString(got) + ", want " + suiteUserString(want)
 	}
 	return d
@@ -62,7 +63,8 @@ func suiteUserString(u store.User) string {
 	if u.Disabled {
 		disabled = "disabled"
 	}
-	return "{" + u.ID + " " + u.Username + " " + hash + " " + disabled + " epoch " + strconv.FormatInt(u.CredentialEpoch, 10) + "}"
+	return "{" + u.ID + " " + u.Username + " " + hash + " " + disabled + " epoch " + strconv.FormatInt(u.CredentialEpoch, 10) +
+		" email " + u.Email + " roles " + fmt.Sprint(u.Roles) + " attributes " + fmt.Sprint(suiteAttrString(u.Attributes)) + "}"
 }
 
 // suiteCreateUser stores a new user called username and returns it.
@@ -88,6 +90,7 @@ func suiteGetUser(t testing.TB, s store.UserStore, id string) store.User {
 // TestUserStore runs the conformance suite for store.UserStore. newStore
 // must return a fresh, empty store for each call.
 func TestUserStore(t *testing.T, newStore func(*testing.T) store.UserStore) {
+	testUserProfile(t, newStore)
 	t.Run("CreateAndGet", func(t *testing.T) {
 		s := newStore(t)
 		want := suiteUser(t, "Alice")
