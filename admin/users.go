@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -23,15 +22,8 @@ type NewUser struct {
 	Username string
 	Password string
 	Disabled bool
-	// Email and Attributes belong to the user model that lands with the
-	// user-model branch; until then a request that sets them is refused
-	// (invalid field), never silently dropped.
-	// TODO(user model branch): store and validate them.
-	Email      string
-	Attributes json.RawMessage
 	// Profile is the user's email, attributes and roles (store.UserProfile,
-	// validated by the store's bounds). The CLI sets it; the HTTP API's
-	// Email/Attributes above are wired to it in a later change.
+	// validated by the store's bounds).
 	Profile store.UserProfile
 }
 
@@ -75,17 +67,15 @@ func (s *Service) CreateUser(ctx context.Context, in NewUser) (store.User, error
 	if err != nil {
 		return store.User{}, err
 	}
-	if in.Email != "" {
-		return store.User{}, invalid("email", "not supported by this version")
-	}
-	if len(in.Attributes) > 0 {
-		return store.User{}, invalid("attributes", "not supported by this version")
+	profile, err := normalizeProfile(in.Profile)
+	if err != nil {
+		return store.User{}, err
 	}
 	hash, err := s.hashPassword(ctx, in.Password)
 	if err != nil {
 		return store.User{}, err
 	}
-	return s.createUser(ctx, name, hash, in.Disabled, in.Profile)
+	return s.createUser(ctx, name, hash, in.Disabled, profile)
 }
 
 // createUser stores a new user with a hash; name is already normalized.
@@ -117,6 +107,31 @@ func (s *Service) User(ctx context.Context, id string) (store.User, error) {
 		return store.User{}, notFound("get user", "user "+id, err)
 	}
 	return u, nil
+}
+
+// UpdateProfile changes the user's email, attributes and roles with edit
+// (read, edit, write: a concurrent update of the same user may be lost). A
+// profile change is not a credential change: sessions stay, and tokens
+// issued from now on (refreshes included) carry the new roles.
+func (s *Service) UpdateProfile(ctx context.Context, id string, edit func(store.UserProfile) store.UserProfile) (store.User, error) {
+	u, err := s.User(ctx, id)
+	if err != nil {
+		return store.User{}, err
+	}
+	p, err := normalizeProfile(edit(u.Profile()))
+	if err != nil {
+		return store.User{}, err
+	}
+	err = s.cfg.Users.UpdateUserProfile(ctx, id, p, s.now().UTC())
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		return store.User{}, fmt.Errorf("%w: email %q", ErrExists, p.Email)
+	case errors.Is(err, store.ErrInvalidProfile):
+		return store.User{}, invalid("profile", "%v", err)
+	case err != nil:
+		return store.User{}, notFound("update user", "user "+id, err)
+	}
+	return s.User(ctx, id)
 }
 
 // UserByName finds a user by username, normalized as at login. A user

@@ -1,6 +1,7 @@
 package adminhttp_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -62,9 +63,22 @@ func TestErrorPaths(t *testing.T) {
 			typ: adminhttp.TypeValidation, field: "password"},
 		{name: "EmptyPassword", method: "POST", path: users, token: "admin", contentType: "application/json",
 			body: `{"username":"dave","password":""}`, badRequest: true, status: 422, typ: adminhttp.TypeValidation, field: "password"},
-		{name: "EmailNotYetSupported", method: "POST", path: users, token: "admin", contentType: "application/json",
-			body: `{"username":"dave","password":"long password","email":"d@example.com"}`, status: 422,
+		{name: "PasswordTooShort", method: "POST", path: users, token: "admin", contentType: "application/json",
+			body: `{"username":"dave","password":"short"}`, status: 422, typ: adminhttp.TypeValidation, field: "password"},
+		{name: "InvalidEmail", method: "POST", path: users, token: "admin", contentType: "application/json",
+			body: `{"username":"dave","password":"long password","email":"not an address"}`, status: 422,
 			typ: adminhttp.TypeValidation, field: "email"},
+		{name: "TooManyRoles", method: "POST", path: users, token: "admin", contentType: "application/json",
+			body:       `{"username":"dave","password":"long password","roles":[` + manyRoles(40) + `]}`,
+			badRequest: true, status: 422, typ: adminhttp.TypeValidation, field: "profile"},
+		{name: "PatchUnknownUser", method: "PATCH", path: users + "/00000000-0000-4000-8000-000000000999", token: "admin",
+			contentType: "application/json", body: `{"roles":["x"]}`, status: 404, typ: adminhttp.TypeNotFound},
+		{name: "PatchUnknownField", method: "PATCH", path: users + "/00000000-0000-4000-8000-000000000999", token: "admin",
+			contentType: "application/json", body: `{"username":"x"}`, badRequest: true, status: 422,
+			typ: adminhttp.TypeValidation, field: "username"},
+		{name: "PatchNeedsUsersScope", method: "PATCH", path: users + "/00000000-0000-4000-8000-000000000999", token: "keys",
+			contentType: "application/json", body: `{"roles":["x"]}`, status: 403, typ: adminhttp.TypeForbidden,
+			challenge: `scope="admin:users"`},
 		{name: "UsernameExists", method: "POST", path: users, token: "admin", contentType: "application/json",
 			body: `{"username":"ALICE","password":"long password"}`, status: 409, typ: adminhttp.TypeExists},
 		{name: "LimitTooLarge", method: "GET", path: users + "?limit=501", token: "admin", badRequest: true, status: 422,
@@ -139,6 +153,18 @@ func snapshot(t *testing.T, f *fixture) string {
 	}
 	for _, c := range cs {
 		b.WriteString(c.ID + "/" + c.SecretHash + "/" + strings.Join(c.Scopes, ",") + ";")
+	}
+	return b.String()
+}
+
+// manyRoles is a JSON list of n distinct roles.
+func manyRoles(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%q", fmt.Sprintf("role-%d", i))
 	}
 	return b.String()
 }

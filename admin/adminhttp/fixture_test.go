@@ -73,7 +73,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := admin.New(admin.Config{Users: mem, Clients: mem, Refresh: mem, Sessions: sess, Hasher: hasher, KeyManager: km})
+	svc, err := admin.New(admin.Config{Users: mem, Clients: mem, Refresh: mem, Sessions: sess, Hasher: hasher, KeyManager: km,
+		CheckPassword: password.Policy{}.Check})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,6 +69,7 @@ func New(cfg Config) (http.Handler, error) {
 	route("POST "+Prefix+"users", ScopeUsers, h.createUser)
 	route("GET "+Prefix+"users", ScopeUsers, h.listUsers)
 	route("GET "+Prefix+"users/{id}", ScopeUsers, h.getUser)
+	route("PATCH "+Prefix+"users/{id}", ScopeUsers, h.updateUser)
 	route("DELETE "+Prefix+"users/{id}", ScopeUsers, h.deleteUser)
 	route("PUT "+Prefix+"users/{id}/password", ScopeUsers, h.setPassword)
 	route("POST "+Prefix+"users/{id}/disable", ScopeUsers, h.setDisabled(true))

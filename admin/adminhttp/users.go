@@ -11,26 +11,69 @@ import (
 )
 
 type userJSON struct {
-	ID                string    `json:"id"`
-	Username          string    `json:"username"`
-	Disabled          bool      `json:"disabled"`
-	CreatedAt         time.Time `json:"created_at"`
-	UpdatedAt         time.Time `json:"updated_at"`
-	PasswordChangedAt time.Time `json:"password_changed_at"`
+	ID                string                     `json:"id"`
+	Username          string                     `json:"username"`
+	Disabled          bool                       `json:"disabled"`
+	Email             string                     `json:"email,omitempty"`
+	Attributes        map[string]json.RawMessage `json:"attributes"`
+	Roles             []string                   `json:"roles"`
+	CreatedAt         time.Time                  `json:"created_at"`
+	UpdatedAt         time.Time                  `json:"updated_at"`
+	PasswordChangedAt time.Time                  `json:"password_changed_at"`
 }
 
 func toUserJSON(u store.User) userJSON {
-	return userJSON{ID: u.ID, Username: u.Username, Disabled: u.Disabled,
+	attrs := u.Attributes
+	if attrs == nil {
+		attrs = map[string]json.RawMessage{}
+	}
+	roles := u.Roles
+	if roles == nil {
+		roles = []string{}
+	}
+	return userJSON{ID: u.ID, Username: u.Username, Disabled: u.Disabled, Email: u.Email, Attributes: attrs, Roles: roles,
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), PasswordChangedAt: u.PasswordChangedAt.UTC()}
 }
 
 type createUserRequest struct {
-	Username string `json:"username"`
-	Password string `json:"password"`
-	Disabled bool   `json:"disabled"`
-	// Refused until the user model stores them (see admin.NewUser).
-	Email      string          `json:"email"`
-	Attributes json.RawMessage `json:"attributes"`
+	Username   string                     `json:"username"`
+	Password   string                     `json:"password"`
+	Disabled   bool                       `json:"disabled"`
+	Email      string                     `json:"email"`
+	Attributes map[string]json.RawMessage `json:"attributes"`
+	Roles      []string                   `json:"roles"`
+}
+
+// updateUserRequest is a PATCH: a member that is present replaces the
+// stored value; an absent one is kept (RFC 7396 style, without null).
+type updateUserRequest struct {
+	Email      *string                     `json:"email"`
+	Attributes *map[string]json.RawMessage `json:"attributes"`
+	Roles      *[]string                   `json:"roles"`
+}
+
+func (h *handler) updateUser(w http.ResponseWriter, r *http.Request) error {
+	var in updateUserRequest
+	if err := decode(w, r, &in); err != nil {
+		return err
+	}
+	u, err := h.svc.UpdateProfile(r.Context(), r.PathValue("id"), func(p store.UserProfile) store.UserProfile {
+		if in.Email != nil {
+			p.Email = *in.Email
+		}
+		if in.Attributes != nil {
+			p.Attributes = *in.Attributes
+		}
+		if in.Roles != nil {
+			p.Roles = *in.Roles
+		}
+		return p
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toUserJSON(u))
+	return nil
 }
 
 func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
@@ -39,7 +82,7 @@ func (h *handler) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	u, err := h.svc.CreateUser(r.Context(), admin.NewUser{Username: in.Username, Password: in.Password,
-		Disabled: in.Disabled, Email: in.Email, Attributes: in.Attributes})
+		Disabled: in.Disabled, Profile: store.UserProfile{Email: in.Email, Attributes: in.Attributes, Roles: in.Roles}})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -26,7 +27,8 @@ func TestAdminAPIEndToEnd(t *testing.T) {
 	mustRunCLI(t, env, "", "migrate")
 	opsSecret := clientSecretFrom(t, mustRunCLI(t, env, "", "client", "add", "--generate-secret",
 		"--grants", "client_credentials", "--scopes", "admin:users", "ops"))
-	appSecret := clientSecretFrom(t, mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app"))
+	appSecret := clientSecretFrom(t, mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read",
+		"--token-roles", "app"))
 	env["TOKENSERVER_ADDR"] = freeAddr(t)
 	s := startServer(t, env)
 	ctx := context.Background()
@@ -70,13 +72,14 @@ func TestAdminAPIEndToEnd(t *testing.T) {
 	var user struct {
 		ID string `json:"id"`
 	}
-	if st := call("POST", "/admin/v1/users", map[string]any{"username": "Erin", "password": "erin's long password"}, &user); st != http.StatusCreated {
+	if st := call("POST", "/admin/v1/users", map[string]any{"username": "Erin", "password": "erin's long password",
+		"email": "erin@example.com", "roles": []string{"reader"}}, &user); st != http.StatusCreated {
 		t.Fatalf("sign-up: %d", st)
 	}
 	var problem struct {
 		Type string `json:"type"`
 	}
-	if st := call("POST", "/admin/v1/users", map[string]any{"username": "erin", "password": "x"}, &problem); st != http.StatusConflict ||
+	if st := call("POST", "/admin/v1/users", map[string]any{"username": "erin", "password": "another long password"}, &problem); st != http.StatusConflict ||
 		problem.Type != "https://tokenserver.dev/problems/exists" {
 		t.Fatalf("second sign-up: %d %s", st, problem.Type)
 	}
@@ -97,6 +100,10 @@ func TestAdminAPIEndToEnd(t *testing.T) {
 	}
 	if c, err := v.Verify(ctx, tok.AccessToken); err != nil || c.Subject != user.ID {
 		t.Fatalf("verifier before logout: %v", err)
+	}
+	// The user sees their roles in the access token (RFC 9068 §7.2.1.1).
+	if claims := verifyWithJWKS(t, s.URL, tok.AccessToken); fmt.Sprint(claims["roles"]) != "[reader]" {
+		t.Errorf("roles claim %v, want [reader]", claims["roles"])
 	}
 
 	var sessions struct {
