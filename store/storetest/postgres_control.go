@@ -30,8 +30,8 @@ func (s *PostgresServer) Freeze() error {
 	for range 10 {
 		running := 0
 		for _, child := range descendants(pid) {
-			if state, err := procState(child); err != nil || state == 'T' {
-				continue // gone, or already stopped
+			if state, err := procState(child); err != nil || halted(state) {
+				continue // gone, already stopped, or exited (a zombie the stopped postmaster cannot reap)
 			}
 			running++
 			if err := stopAndWait(child); err != nil && !errors.Is(err, syscall.ESRCH) {
@@ -79,6 +79,14 @@ func (s *PostgresServer) postmasterPID() (int, error) {
 	return pid, nil
 }
 
+// halted reports whether a process in this /proc state runs no more code:
+// stopped (T, or t when traced), or exited and waiting to be reaped (Z, X) —
+// a backend that exits after the postmaster was stopped stays a zombie
+// until the thaw, and a zombie ignores SIGSTOP.
+func halted(state byte) bool {
+	return state == 'T' || state == 't' || state == 'Z' || state == 'X'
+}
+
 // stopAndWait sends SIGSTOP and waits until the kernel reports the process
 // stopped, so a caller knows it runs no more code.
 func stopAndWait(pid int) error {
@@ -91,7 +99,7 @@ func stopAndWait(pid int) error {
 		switch {
 		case err != nil:
 			return syscall.ESRCH // exited meanwhile
-		case state == 'T':
+		case halted(state):
 			return nil
 		case time.Now().After(deadline):
 			return fmt.Errorf("process %d did not stop (state %c)", pid, state)
