@@ -67,3 +67,26 @@ func (r Revocation) Matches(q RevocationQuery, now time.Time) bool {
 	}
 	return false
 }
+
+// IsUUID reports whether s is a UUID in the canonical 8-4-4-4-12
+// hexadecimal form, in either case: the only form a user ID (and so a
+// user's `sub`) takes.
+func IsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -2,6 +2,8 @@ package tokenserver
 
 import (
 	"context"
+
+	"github.com/tokenserver/tokenserver/store"
 )
 
 // clientCredentialsGrant is the client credentials grant (RFC 6749 §4.4):
@@ -50,22 +52,4 @@ func (s *Server) clientCredentialsGrant(_ context.Context, req grantRequest) (to
 // user's `sub` takes). Clients whose tokens carry their id as `sub`
 // (client_credentials) must not have such an id, so that a `sub`
 // revocation of a user can never match a client's tokens.
-func UserIDShaped(id string) bool {
-	if len(id) != 36 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+func UserIDShaped(id string) bool { return store.IsUUID(id) }

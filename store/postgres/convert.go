@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"time"
+
+	"github.com/tokenserver/tokenserver/store"
 )
 
 // PostgreSQL keeps microseconds; the store writes UTC and reads UTC.
@@ -41,25 +43,7 @@ func fromNullText(s *string) string {
 	return *s
 }
 
-// isUUID reports whether s is a UUID in the canonical 8-4-4-4-12 hex form.
-// IDs that are not cannot exist in a uuid column, so lookups answer
-// ErrNotFound without asking the server (which would reject the cast).
-func isUUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-				return false
-			}
-		}
-	}
-	return true
-}
+// isUUID: IDs that are not canonical UUIDs cannot exist in a uuid column,
+// so lookups answer ErrNotFound without asking the server (which would
+// reject the cast).
+func isUUID(s string) bool { return store.IsUUID(s) }
