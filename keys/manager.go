@@ -127,18 +127,8 @@ type Manager struct {
 // wrapping ErrWrongKEK, when a stored key does not open under cfg.Sealer, and
 // before writing anything.
 func NewManager(ctx context.Context, cfg Config) (*Manager, error) {
-	if cfg.Store == nil {
-		return nil, errors.New("keys: Config.Store is required")
-	}
-	if cfg.Sealer == nil {
-		return nil, errors.New("keys: Config.Sealer is required")
-	}
-	if err := cfg.normalize(); err != nil {
-		return nil, err
-	}
-	m := newManager(cfg)
-	m.store, m.sealer = cfg.Store, cfg.Sealer
-	if err := m.Reload(ctx); err != nil {
+	m, err := loadManager(ctx, cfg)
+	if err != nil {
 		return nil, err
 	}
 	if err := m.ensure(ctx); err != nil {
@@ -340,4 +330,24 @@ func (m *Manager) Keys() []KeyInfo {
 	}
 	slices.SortStableFunc(out, func(a, b KeyInfo) int { return a.CreatedAt.Compare(b.CreatedAt) })
 	return out
+}
+
+// loadManager validates cfg and loads the stored key set, changing nothing
+// (NewManager then creates what is missing; List only reads).
+func loadManager(ctx context.Context, cfg Config) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("keys: Config.Store is required")
+	}
+	if cfg.Sealer == nil {
+		return nil, errors.New("keys: Config.Sealer is required")
+	}
+	if err := cfg.normalize(); err != nil {
+		return nil, err
+	}
+	m := newManager(cfg)
+	m.store, m.sealer = cfg.Store, cfg.Sealer
+	if err := m.Reload(ctx); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
