@@ -311,15 +311,21 @@ func TestKeysListIsReadOnly(t *testing.T) {
 	}
 }
 
-func storedKeys(t *testing.T, env map[string]string) []store.SigningKey {
+// openTestDB opens the store the environment's DATABASE_URL names, closed
+// with the test: for tests that look behind the CLI's back.
+func openTestDB(t *testing.T, env map[string]string) *postgres.Store {
 	t.Helper()
-	ctx := context.Background()
-	pg, err := postgres.Open(ctx, postgres.Config{URL: env["DATABASE_URL"]})
+	pg, err := postgres.Open(t.Context(), postgres.Config{URL: env["DATABASE_URL"], ConnectTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pg.Close()
-	set, err := pg.Keys(ctx)
+	t.Cleanup(pg.Close)
+	return pg
+}
+
+func storedKeys(t *testing.T, env map[string]string) []store.SigningKey {
+	t.Helper()
+	set, err := openTestDB(t, env).Keys(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -400,11 +406,7 @@ func TestListJSON(t *testing.T) {
 func newTestKeyManager(t *testing.T, env map[string]string) *keys.Manager {
 	t.Helper()
 	ctx := context.Background()
-	pg, err := postgres.Open(ctx, postgres.Config{URL: env["DATABASE_URL"]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pg.Close)
+	pg := openTestDB(t, env)
 	kek, err := keys.ParseKEK(env["TOKENSERVER_KEK"])
 	if err != nil {
 		t.Fatal(err)
@@ -422,13 +424,7 @@ func newTestKeyManager(t *testing.T, env map[string]string) *keys.Manager {
 
 func storedUsers(t *testing.T, env map[string]string) []store.User {
 	t.Helper()
-	ctx := context.Background()
-	pg, err := postgres.Open(ctx, postgres.Config{URL: env["DATABASE_URL"]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Close()
-	users, err := pg.ListUsers(ctx)
+	users, err := openTestDB(t, env).ListUsers(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

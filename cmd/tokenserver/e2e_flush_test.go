@@ -48,7 +48,7 @@ func newFlushSetup(t *testing.T) *flushSetup {
 		cfg: s.oauth2Config("app", secret, "read")}
 	// Until its first reseed the server reads PostgreSQL only; wait for it,
 	// so that Redis is what answers before the flush.
-	waitUntil(t, "the start-up reseed", f.ready(t))
+	eventually(t, 30*time.Second, "the start-up reseed", f.ready(t))
 	return f
 }
 
@@ -110,7 +110,7 @@ func TestFlushNeverUnrevokes(t *testing.T) {
 		t.Error("an unrevoked token is inactive after FLUSHALL")
 	}
 
-	waitUntil(t, "the reseed after FLUSHALL", f.ready(t))
+	eventually(t, 30*time.Second, "the reseed after FLUSHALL", f.ready(t))
 	reseeded := time.Since(flushed)
 	if !strings.Contains(f.s.stderr.String(), "reseeding now") {
 		t.Errorf("the reseed did not come from the reads' signal; log:\n%s", f.s.stderr.String())
@@ -138,7 +138,7 @@ func TestFlushWithoutReadsReseeded(t *testing.T) {
 	revoke(t, f.s, "app", f.secret, tok.AccessToken, "access_token")
 	f.flushAll(t)
 	flushed := time.Now()
-	waitUntil(t, "the reseed after a FLUSHALL with no reads", f.ready(t))
+	eventually(t, 30*time.Second, "the reseed after a FLUSHALL with no reads", f.ready(t))
 	if !strings.Contains(f.s.stderr.String(), "reseeding now") {
 		t.Errorf("the reseed did not come from the probe's signal; log:\n%s", f.s.stderr.String())
 	}
@@ -147,18 +147,6 @@ func TestFlushWithoutReadsReseeded(t *testing.T) {
 		t.Errorf("revocation not back in Redis after the reseed (%d, %v)", n, err)
 	}
 	t.Logf("FLUSHALL with no reads → reseed complete: %v", time.Since(flushed).Round(time.Millisecond))
-}
-
-// waitUntil polls cond; a hang guard, not a timing assertion.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not happen within 30s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // tokenJTI reads the jti claim of a JWT (no verification: the server made it).

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/tokenserver/tokenserver/store"
-	"github.com/tokenserver/tokenserver/store/postgres"
 )
 
 // addClient adds a confidential client with a generated secret and returns
@@ -166,11 +165,7 @@ func TestUsernameNormalizationOnPostgreSQL(t *testing.T) {
 
 	// Users stored before normalization: as given, in mixed case and
 	// decomposed, written straight to the store as the old CLI did.
-	pg, err := postgres.Open(t.Context(), postgres.Config{URL: env["DATABASE_URL"], ConnectTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pg.Close()
+	pg := openTestDB(t, env)
 	legacyHash, _ := bcrypt.GenerateFromPassword([]byte("pw-legacy"), bcrypt.MinCost)
 	now := time.Now()
 	for i, name := range []string{"Carol Smith", "Ange\u0301la"} {
