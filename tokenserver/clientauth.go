@@ -148,12 +148,14 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, f form
 		if creds.secret != "" {
 			return store.Client{}, errInvalidClient()
 		}
+		recordOf(ctx).setClientID(client.ID)
 		return client, nil
 	}
 	// §3.2.1: a confidential client MUST authenticate.
 	if !clientSecretMatches(client, creds.secret, s.now()) || creds.secret == "" {
 		return store.Client{}, errInvalidClient()
 	}
+	recordOf(ctx).setClientID(client.ID)
 	return client, nil
 }
 

@@ -81,6 +81,11 @@ type Config struct {
 	Logger *slog.Logger
 	// Ready checks run by /readyz.
 	Ready []func(context.Context) error
+
+	// OnRequest, if set, receives one RequestRecord per request when its
+	// handler returns (request metrics, the access log). It runs on the
+	// request's goroutine and must be cheap.
+	OnRequest func(ctx context.Context, rec RequestRecord)
 	// TrustedProxies are CIDRs (or single addresses) of reverse proxies.
 	// When the peer address is in one of them, the client IP is taken from
 	// X-Forwarded-For (the right-most address not itself trusted). Empty:

@@ -158,6 +158,7 @@ type errorBody struct {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := classify(err)
 	status := httpStatus(e, r)
+	recordOf(r.Context()).setError(e.Code)
 	switch {
 	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
 		// The client went away; nobody reads the answer.

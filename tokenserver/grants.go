@@ -66,13 +66,18 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
+	g, ok := s.grants[grantType]
+	if ok {
+		recordOf(ctx).setGrantType(grantType)
+	} else {
+		recordOf(ctx).setGrantType(GrantOther)
+	}
 	client, err := s.authenticateClient(ctx, r, f)
 	if err != nil {
 		return err
 	}
 	// Unknown grant types first: unauthorized_client is only meaningful for
 	// a grant the server implements (§5.2).
-	g, ok := s.grants[grantType]
 	if !ok {
 		return newError(CodeUnsupportedGrantType, "unsupported grant_type", nil)
 	}

@@ -95,7 +95,21 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Handler returns the HTTP handler serving every route.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler {
+	if s.cfg.OnRequest == nil {
+		return s.mux
+	}
+	// The mux answers unknown paths (404) and wrong methods (405) itself;
+	// they are recorded under RouteOther, one bounded label.
+	other := s.instrument(RouteOther, s.mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := s.mux.Handler(r); pattern == "" {
+			other.ServeHTTP(w, r)
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
 
 // handlerFunc is a handler that returns its error for writeError.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -104,16 +118,16 @@ func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	// POST endpoints check the method themselves so that a wrong method gets
 	// an RFC-shaped JSON error (and Allow: POST) rather than the mux's text.
-	mux.Handle("/token", s.postOnly(s.handleToken))
-	mux.Handle("/revoke", s.postOnly(s.handleRevoke))
-	mux.Handle("/introspect", s.postOnly(s.handleIntrospect))
-	mux.HandleFunc("GET /revocations", s.wrapGet(s.handleRevocations))
-	mux.HandleFunc("GET /revocations/stream", s.handleRevocationStream)
-	mux.HandleFunc("GET /.well-known/jwks.json", s.handleJWKS)
-	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.handleMetadata)
-	mux.HandleFunc("GET /.well-known/openid-configuration", s.handleMetadata)
-	mux.HandleFunc("GET /healthz", s.handleHealthz)
-	mux.HandleFunc("GET /readyz", s.handleReadyz)
+	mux.Handle("/token", s.instrument(RouteToken, s.postOnly(s.handleToken)))
+	mux.Handle("/revoke", s.instrument(RouteRevoke, s.postOnly(s.handleRevoke)))
+	mux.Handle("/introspect", s.instrument(RouteIntrospect, s.postOnly(s.handleIntrospect)))
+	mux.Handle("GET /revocations", s.instrument(RouteRevocations, s.wrapGet(s.handleRevocations)))
+	mux.Handle("GET /revocations/stream", s.instrument(RouteRevocationsStream, http.HandlerFunc(s.handleRevocationStream)))
+	mux.Handle("GET /.well-known/jwks.json", s.instrument(RouteJWKS, http.HandlerFunc(s.handleJWKS)))
+	mux.Handle("GET /.well-known/oauth-authorization-server", s.instrument(RouteMetadata, http.HandlerFunc(s.handleMetadata)))
+	mux.Handle("GET /.well-known/openid-configuration", s.instrument(RouteMetadata, http.HandlerFunc(s.handleMetadata)))
+	mux.Handle("GET /healthz", s.instrument(RouteHealthz, http.HandlerFunc(s.handleHealthz)))
+	mux.Handle("GET /readyz", s.instrument(RouteReadyz, http.HandlerFunc(s.handleReadyz)))
 	return mux
 }
 

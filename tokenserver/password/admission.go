@@ -34,24 +34,30 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("password: waiting for a hashing slot: %w", err)
 	}
+	start := h.now()
 	select {
 	case h.slots <- struct{}{}:
+		h.observer.Admitted(ctx, start, 0)
 		return nil
 	default:
 	}
 	ahead := h.waiting.Add(1) - 1
 	defer h.waiting.Add(-1)
 	if wait := h.expectedWait(ahead); wait > h.queueTimeout {
+		h.observer.Shed(ctx, ShedPredictedWait, start, 0)
 		return busyError{retryAfter: wait}
 	}
 	timer := time.NewTimer(h.queueTimeout)
 	defer timer.Stop()
 	select {
 	case h.slots <- struct{}{}:
+		h.observer.Admitted(ctx, start, h.now().Sub(start))
 		return nil
 	case <-ctx.Done():
+		h.observer.Shed(ctx, ShedCanceled, start, h.now().Sub(start))
 		return fmt.Errorf("password: waiting for a hashing slot: %w", ctx.Err())
 	case <-timer.C:
+		h.observer.Shed(ctx, ShedQueueTimeout, start, h.now().Sub(start))
 		return busyError{retryAfter: h.RetryAfter()}
 	}
 }
@@ -79,10 +85,12 @@ func (h *Hasher) RetryAfter() time.Duration {
 
 // timed runs one hash computation (the caller holds a slot) and folds its
 // duration into the running mean that expectedWait uses.
-func (h *Hasher) timed(compute func()) {
+func (h *Hasher) timed(ctx context.Context, compute func()) {
 	start := h.now()
 	compute()
-	h.observe(h.now().Sub(start))
+	d := h.now().Sub(start)
+	h.observe(d)
+	h.observer.Hashed(ctx, start, d)
 }
 
 // observe folds one hash duration into the exponentially weighted moving

@@ -36,6 +36,9 @@ type Config struct {
 	// AllowWeak accepts Params below the OWASP minimum. It exists only so
 	// tests and benchmarks can run fast; never set it in production.
 	AllowWeak bool
+	// Observer receives admission and hashing events (metrics, traces).
+	// Nil means none.
+	Observer Observer
 }
 
 // Hasher hashes and verifies passwords with bounded concurrency. It is safe
@@ -45,6 +48,7 @@ type Hasher struct {
 	slots        chan struct{}
 	queueTimeout time.Duration
 	dummy        argon2idHash
+	observer     Observer
 
 	// now is the clock hash durations are measured with (tests replace it).
 	now func() time.Time
@@ -84,7 +88,11 @@ func NewHasher(cfg Config) (*Hasher, error) {
 	if timeout == 0 {
 		timeout = defaultQueueTimeout
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, slots), queueTimeout: timeout, now: time.Now}
+	observer := cfg.Observer
+	if observer == nil {
+		observer = nopObserver{}
+	}
+	h := &Hasher{params: p, slots: make(chan struct{}, slots), queueTimeout: timeout, now: time.Now, observer: observer}
 
 	dummyPassword := make([]byte, 32)
 	_, _ = rand.Read(dummyPassword) // crypto/rand.Read never fails (Go 1.24+).
@@ -113,7 +121,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	}
 	defer h.release()
 	var derived argon2idHash
-	h.timed(func() { derived = h.derive(password) })
+	h.timed(ctx, func() { derived = h.derive(password) })
 	return derived.encode(), nil
 }
 
@@ -144,7 +152,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, need
 	}
 	defer h.release()
 	var matched bool
-	h.timed(func() { matched = v.matches(password) })
+	h.timed(ctx, func() { matched = v.matches(password) })
 	if !matched {
 		return false, false, nil
 	}
@@ -163,7 +171,7 @@ func (h *Hasher) VerifyDummy(ctx context.Context, password string) error {
 		return err
 	}
 	defer h.release()
-	h.timed(func() { _ = h.dummy.matches(password) })
+	h.timed(ctx, func() { _ = h.dummy.matches(password) })
 	return nil
 }
 
