@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenserver/tokenserver/store/storetest"
+	"github.com/tokenserver/tokenserver/internal/testservers"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 )
 
@@ -27,8 +27,8 @@ type benchEnv struct {
 	dir    string
 	getenv func(string) string
 
-	pg        *storetest.PostgresServer
-	redis     *storetest.RedisServer
+	pg        *testservers.PostgresServer
+	redis     *testservers.RedisServer
 	serverDSN string // the token server's database
 	floorDSN  string // a separate database for the commit floor
 
@@ -52,7 +52,7 @@ type benchEnv struct {
 // durable commit) and Redis, both on loopback.
 func startBackends(env *benchEnv, log io.Writer) error {
 	t0 := time.Now()
-	pg, err := storetest.StartPostgresServer(storetest.PostgresOptions{Fsync: true})
+	pg, err := testservers.StartPostgresServer(testservers.PostgresOptions{Fsync: true})
 	if err != nil {
 		return fmt.Errorf("tokenbench: postgres: %w", err)
 	}
@@ -63,7 +63,7 @@ func startBackends(env *benchEnv, log io.Writer) error {
 	if env.floorDSN, err = pg.CreateDatabase("tokenbench_floor"); err != nil {
 		return err
 	}
-	rd, err := storetest.StartRedisServer()
+	rd, err := testservers.StartRedisServer()
 	if err != nil {
 		return fmt.Errorf("tokenbench: redis: %w", err)
 	}
