@@ -45,7 +45,11 @@ type benchEnv struct {
 	serviceSecret string
 	usernames     []string
 	password      string
+	passwordHash  string // argon2id of password at the server's parameters
 }
+
+// serverDatabase is the token server's database.
+const serverDatabase = "tokenbench"
 
 // startBackends starts PostgreSQL with its durability settings on (fsync,
 // synchronous_commit: a refresh must survive a crash, so its floor is a
@@ -57,7 +61,7 @@ func startBackends(env *benchEnv, log io.Writer) error {
 		return fmt.Errorf("tokenbench: postgres: %w", err)
 	}
 	env.pg = pg
-	if env.serverDSN, err = pg.CreateDatabase("tokenbench"); err != nil {
+	if env.serverDSN, err = pg.CreateDatabase(serverDatabase); err != nil {
 		return err
 	}
 	if env.floorDSN, err = pg.CreateDatabase("tokenbench_floor"); err != nil {
@@ -160,6 +164,7 @@ func setupServer(ctx context.Context, env *benchEnv, o *options) error {
 	if err != nil {
 		return fmt.Errorf("tokenbench: hash: %w", err)
 	}
+	env.passwordHash = hash
 	var lines bytes.Buffer
 	enc := json.NewEncoder(&lines)
 	for i := range o.users {
