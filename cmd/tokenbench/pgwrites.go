@@ -71,7 +71,7 @@ func (p *pgProbe) close() {
 
 func (p *pgProbe) read(ctx context.Context) (pgCounters, error) {
 	var c pgCounters
-	err := p.conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text,
+	err := p.conn.QueryRow(ctx, `SELECT pg_current_wal_flush_lsn()::text,
 		(SELECT xact_commit FROM pg_stat_database WHERE datname = $1),
 		w.wal_bytes::bigint, w.wal_write, w.wal_sync,
 		b.buffers_checkpoint + b.buffers_clean + b.buffers_backend
@@ -86,7 +86,13 @@ func (p *pgProbe) read(ctx context.Context) (pgCounters, error) {
 // walDelta fills the WAL figures of w from the records between two LSNs.
 func (p *pgProbe) walDelta(ctx context.Context, from, to pgCounters, n int) (*pgWrites, error) {
 	w := &pgWrites{Requests: n, WALRecordsByResource: map[string]int64{}}
-	if n == 0 {
+	// pg_walinspect refuses a window that starts at the flushed end of
+	// the WAL: a phase that wrote nothing has no records to read.
+	var empty bool
+	if err := p.conn.QueryRow(ctx, `SELECT $2::pg_lsn <= $1::pg_lsn`, from.lsn, to.lsn).Scan(&empty); err != nil {
+		return nil, fmt.Errorf("tokenbench: postgres probe: %w", err)
+	}
+	if n == 0 || empty {
 		return w, nil
 	}
 	rows, err := p.conn.Query(ctx, `SELECT "resource_manager/record_type", count, record_size + fpi_size, fpi_size
