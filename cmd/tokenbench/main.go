@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if o.growth {
+		return runGrowth(ctx, o, getenv, stdout, stderr)
+	}
 	return runBench(ctx, o, getenv, stdout, stderr)
 }
 
@@ -111,6 +114,12 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	if err := setupServer(ctx, env, o); err != nil {
 		return err
 	}
+	if b.pg, err = newPGProbe(ctx, env.pg.AdminURL(), serverDatabase); err != nil {
+		// The write figures are then n/a; the rest of the run is unaffected.
+		fmt.Fprintf(stderr, "  %v; no PostgreSQL write figures\n", err)
+		b.pg = nil
+	}
+	defer b.pg.close()
 	if err := startServer(ctx, env, o, b.queueTimeout); err != nil {
 		return err
 	}
@@ -150,6 +159,9 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	}
 	ccClient := newOAuthClient(newHTTPClient(o.concurrency), env.baseURL, env.serviceID, env.serviceSecret)
 	if err := b.clientCredentialsPhase(ctx, ccClient); err != nil {
+		return err
+	}
+	if err := b.pgStatsEnd(ctx); err != nil {
 		return err
 	}
 	if err := b.refreshAlonePhase(ctx, rfClient); err != nil {

@@ -30,6 +30,11 @@ type options struct {
 	quick       bool
 	keepLogs    bool
 	profile     bool
+	// growth selects the growth run (growthUsers users and growthFamilies
+	// refresh families loaded before the load) instead of the benchmark.
+	growth         bool
+	growthUsers    int
+	growthFamilies int
 	// serverProcs is the server's GOMAXPROCS (0: the Go default, one per CPU).
 	serverProcs int
 }
@@ -65,6 +70,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: short phases and calibrations, few users")
 	fs.BoolVar(&o.profile, "profile", false, "record each phase's server CPU with Linux perf; reports go next to the JSON")
 	fs.IntVar(&o.serverProcs, "server-gomaxprocs", 0, "GOMAXPROCS of the server process (0: the server chooses: one per CPU, plus one when hashing could occupy them all)")
+	fs.BoolVar(&o.growth, "growth", false, "growth run instead of the benchmark: COPY --growth-users users and --growth-families refresh families into PostgreSQL, then measure logins, refreshes and the purge job against them")
+	fs.IntVar(&o.growthUsers, "growth-users", 100000, "users loaded by --growth")
+	fs.IntVar(&o.growthFamilies, "growth-families", 1000000, "refresh families loaded by --growth (each with two tokens; a fifth expired)")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the temporary directory with the server logs")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -106,6 +114,9 @@ func (o *options) validate() error {
 	}
 	if o.serverProcs < 0 {
 		errs = append(errs, errors.New("--server-gomaxprocs must not be negative"))
+	}
+	if o.growth && (o.growthUsers < 1 || o.growthFamilies < 10) {
+		errs = append(errs, errors.New("--growth-users must be positive and --growth-families at least 10"))
 	}
 	if o.hashSlots < 1 {
 		errs = append(errs, errors.New("--hash-concurrency must be positive"))

@@ -41,6 +41,9 @@ type phaseResult struct {
 	OtherCPUPerRequestUS     float64 `json:"other_cpu_per_request_us"`
 	MachineBusyPct           float64 `json:"machine_busy_pct"`
 	Skipped                  string  `json:"skipped,omitempty"`
+	// PostgresWrites is what the phase wrote to PostgreSQL per request
+	// (phases against the token server only).
+	PostgresWrites *pgWrites `json:"postgres_writes,omitempty"`
 }
 
 const mib = 1 << 20
@@ -102,6 +105,11 @@ type bench struct {
 	chains       chainPool  // refresh chains for the refresh phases
 	sink         *tokenSink // access tokens for introspection
 	prof         *profiler  // nil unless --profile
+	pg           *pgProbe   // nil when pg_walinspect is unavailable
+	// refreshStats is the statistics-view reading at the start of the
+	// refresh phase; pgStatsEnd completes it later.
+	refreshStats *pgCounters
+	refreshEnded time.Time
 	phases       []phaseResult
 	idleRSSMiB   float64
 	endRSSMiB    float64
@@ -130,11 +138,56 @@ func (b *bench) measured(ctx context.Context, pid int, phase string, load func()
 func (b *bench) closedPhase(ctx context.Context, pid int, name string, workers int, do doFunc) (phaseResult, error) {
 	fmt.Fprintf(b.log, "  %-22s %d workers, %s\n", name, workers, b.o.duration)
 	var res loadResult
+	var before pgCounters
+	probe := b.pg != nil && b.env.server != nil && pid == b.env.server.pid()
+	if probe {
+		var err error
+		if before, err = b.pg.read(ctx); err != nil {
+			return phaseResult{}, err
+		}
+	}
 	u, err := b.measured(ctx, pid, name, func() { res = closedLoop(ctx, workers, b.limits(), do) })
 	if err != nil {
 		return phaseResult{}, err
 	}
-	return newPhaseResult(name, "closed", workers, 0, res, u), ctx.Err()
+	r := newPhaseResult(name, "closed", workers, 0, res, u)
+	if probe {
+		after, err := b.pg.read(ctx)
+		if err != nil {
+			return phaseResult{}, err
+		}
+		if r.PostgresWrites, err = b.pg.walDelta(ctx, before, after, r.OK); err != nil {
+			// The write figures are then n/a; the phase itself stands.
+			fmt.Fprintf(b.log, "  %v\n", err)
+		}
+		if name == "refresh grant" {
+			b.refreshStats, b.refreshEnded = &before, time.Now()
+		}
+	}
+	return r, ctx.Err()
+}
+
+// pgStatsEnd completes the refresh phase's statistics-view deltas, once
+// PostgreSQL's backends have flushed their counters (an idle backend
+// flushes within 10 s; the phases run meanwhile write nothing).
+func (b *bench) pgStatsEnd(ctx context.Context) error {
+	rf := b.phase("refresh grant")
+	if b.pg == nil || b.refreshStats == nil || rf == nil {
+		return nil
+	}
+	if wait := 11*time.Second - time.Since(b.refreshEnded); wait > 0 {
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	after, err := b.pg.read(ctx)
+	if err != nil {
+		return err
+	}
+	statDelta(rf.PostgresWrites, *b.refreshStats, after)
+	return nil
 }
 
 // httpFloor measures the floor server: the same client and concurrency as

@@ -20,6 +20,9 @@ const (
 	keycloakLoginsPerVCPU            = 15
 	keycloakClientCredentialsPerVCPU = 120
 	keycloakRefreshesPerVCPU         = 120
+	// Keycloak's disk sizing: 1,400 write IOPS per 100 logins/refreshes
+	// per second, 14 write I/Os per request.
+	keycloakWriteIOsPerRequest = 14
 )
 
 // target is the bound a figure must meet, on its value or on its ratio to
@@ -129,6 +132,27 @@ func (b *bench) figures() []figure {
 			"", 0, nil),
 		newFigure("client_credentials per server CPU-second", "/s", perCPUSecond(cc),
 			"Keycloak per vCPU", keycloakClientCredentialsPerVCPU, atLeast(50)),
+		newFigure("introspections per server CPU-second", "/s", perCPUSecond(in), "", 0, nil),
+	)
+	writes := func(p *phaseResult, get func(*pgWrites) float64) float64 {
+		if p == nil || p.Skipped != "" || p.PostgresWrites == nil || p.PostgresWrites.Requests == 0 {
+			return math.NaN()
+		}
+		return get(p.PostgresWrites)
+	}
+	writeIOs := func(w *pgWrites) float64 {
+		if w.StatWALSyncsPerRequest == 0 && w.StatWALWritesPerRequest == 0 {
+			return math.NaN() // the late statistics reading was not taken
+		}
+		return w.StatWALWritesPerRequest + w.StatWALSyncsPerRequest + w.StatBuffersWrittenPerRequest
+	}
+	fs = append(fs,
+		newFigure("PostgreSQL WAL per refresh", "B", writes(rf, func(w *pgWrites) float64 { return w.WALBytesPerRequest }), "", 0, nil),
+		newFigure("PostgreSQL commits per refresh", "", writes(rf, func(w *pgWrites) float64 { return w.CommitsPerRequest }), "", 0, nil),
+		newFigure("PostgreSQL write I/Os per refresh", "", writes(rf, writeIOs),
+			"Keycloak per refresh", keycloakWriteIOsPerRequest, nil),
+		newFigure("PostgreSQL WAL per login", "B", writes(pw, func(w *pgWrites) float64 { return w.WALBytesPerRequest }), "", 0, nil),
+		newFigure("PostgreSQL commits per login", "", writes(pw, func(w *pgWrites) float64 { return w.CommitsPerRequest }), "", 0, nil),
 	)
 
 	hashMS := b.cal.Argon2.HashTimeMS
@@ -272,6 +296,8 @@ type results struct {
 	Figures     []figure      `json:"figures"`
 	IdleRSSMiB  float64       `json:"idle_rss_mib"`
 	EndRSSMiB   float64       `json:"end_rss_mib"`
+	// Growth is the --growth run's load, purge and sizes.
+	Growth *growthResult `json:"growth,omitempty"`
 }
 
 // configJSON records the settings a run used.

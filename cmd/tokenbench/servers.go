@@ -16,7 +16,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenserver/tokenserver/store/storetest"
+	"github.com/tokenserver/tokenserver/internal/testservers"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 )
 
@@ -27,8 +27,8 @@ type benchEnv struct {
 	dir    string
 	getenv func(string) string
 
-	pg        *storetest.PostgresServer
-	redis     *storetest.RedisServer
+	pg        *testservers.PostgresServer
+	redis     *testservers.RedisServer
 	serverDSN string // the token server's database
 	floorDSN  string // a separate database for the commit floor
 
@@ -45,25 +45,29 @@ type benchEnv struct {
 	serviceSecret string
 	usernames     []string
 	password      string
+	passwordHash  string // argon2id of password at the server's parameters
 }
+
+// serverDatabase is the token server's database.
+const serverDatabase = "tokenbench"
 
 // startBackends starts PostgreSQL with its durability settings on (fsync,
 // synchronous_commit: a refresh must survive a crash, so its floor is a
 // durable commit) and Redis, both on loopback.
 func startBackends(env *benchEnv, log io.Writer) error {
 	t0 := time.Now()
-	pg, err := storetest.StartPostgresServer(storetest.PostgresOptions{Fsync: true})
+	pg, err := testservers.StartPostgresServer(testservers.PostgresOptions{Fsync: true})
 	if err != nil {
 		return fmt.Errorf("tokenbench: postgres: %w", err)
 	}
 	env.pg = pg
-	if env.serverDSN, err = pg.CreateDatabase("tokenbench"); err != nil {
+	if env.serverDSN, err = pg.CreateDatabase(serverDatabase); err != nil {
 		return err
 	}
 	if env.floorDSN, err = pg.CreateDatabase("tokenbench_floor"); err != nil {
 		return err
 	}
-	rd, err := storetest.StartRedisServer()
+	rd, err := testservers.StartRedisServer()
 	if err != nil {
 		return fmt.Errorf("tokenbench: redis: %w", err)
 	}
@@ -160,6 +164,7 @@ func setupServer(ctx context.Context, env *benchEnv, o *options) error {
 	if err != nil {
 		return fmt.Errorf("tokenbench: hash: %w", err)
 	}
+	env.passwordHash = hash
 	var lines bytes.Buffer
 	enc := json.NewEncoder(&lines)
 	for i := range o.users {

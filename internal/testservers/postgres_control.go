@@ -1,4 +1,4 @@
-package storetest
+package testservers
 
 import (
 	"bytes"
@@ -23,7 +23,7 @@ func (s *PostgresServer) Freeze() error {
 		return err
 	}
 	if err := stopAndWait(pid); err != nil {
-		return fmt.Errorf("storetest: freeze postgres: %w", err)
+		return fmt.Errorf("testservers: freeze postgres: %w", err)
 	}
 	// A child may have been forked while the postmaster was being stopped;
 	// list again until a pass finds nothing still running.
@@ -35,14 +35,14 @@ func (s *PostgresServer) Freeze() error {
 			}
 			running++
 			if err := stopAndWait(child); err != nil && !errors.Is(err, syscall.ESRCH) {
-				return fmt.Errorf("storetest: freeze postgres: %w", err)
+				return fmt.Errorf("testservers: freeze postgres: %w", err)
 			}
 		}
 		if running == 0 {
 			return nil
 		}
 	}
-	return errors.New("storetest: freeze postgres: processes keep appearing")
+	return errors.New("testservers: freeze postgres: processes keep appearing")
 }
 
 // Thaw resumes a server stopped by Freeze (SIGCONT to the postmaster and
@@ -56,7 +56,7 @@ func (s *PostgresServer) Thaw() error {
 		_ = syscall.Kill(child, syscall.SIGCONT) // may have exited
 	}
 	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-		return fmt.Errorf("storetest: thaw postgres: %w", err)
+		return fmt.Errorf("testservers: thaw postgres: %w", err)
 	}
 	return nil
 }
@@ -65,16 +65,16 @@ func (s *PostgresServer) Thaw() error {
 // postmaster.pid.
 func (s *PostgresServer) postmasterPID() (int, error) {
 	if s.external {
-		return 0, errors.New("storetest: cannot freeze or thaw a server this process did not start")
+		return 0, errors.New("testservers: cannot freeze or thaw a server this process did not start")
 	}
 	b, err := os.ReadFile(filepath.Join(s.dataDir, "postmaster.pid"))
 	if err != nil {
-		return 0, fmt.Errorf("storetest: postgres pid: %w", err)
+		return 0, fmt.Errorf("testservers: postgres pid: %w", err)
 	}
 	line, _, _ := bytes.Cut(b, []byte("\n"))
 	pid, err := strconv.Atoi(string(bytes.TrimSpace(line)))
 	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("storetest: postgres pid: malformed postmaster.pid")
+		return 0, fmt.Errorf("testservers: postgres pid: malformed postmaster.pid")
 	}
 	return pid, nil
 }

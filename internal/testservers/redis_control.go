@@ -1,4 +1,4 @@
-package storetest
+package testservers
 
 import (
 	"errors"
@@ -18,10 +18,10 @@ func (s *RedisServer) signal(sig syscall.Signal) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd == nil {
-		return errors.New("storetest: redis-server is not running")
+		return errors.New("testservers: redis-server is not running")
 	}
 	if err := s.cmd.Process.Signal(sig); err != nil {
-		return fmt.Errorf("storetest: redis %v: %w", sig, err)
+		return fmt.Errorf("testservers: redis %v: %w", sig, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package storetest
+package testservers
 
 // DataDir returns the data directory of a server StartPostgresServer started,
 // or "" for ConnectPostgresServer. Fault-injection tests use it to find the
