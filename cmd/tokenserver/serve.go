@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -85,7 +87,7 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.Var(&c.retiredKeyFiles, "retired-key-files", "with --signing-key-file: PEM keys still published for tokens they signed, comma-separated")
 	fs.StringVar(&c.demoUser, "demo-user", defaultDemoUser, "embedded mode only: demo user NAME:PASSWORD")
 	fs.StringVar(&c.demoClient, "demo-client", defaultDemoClient, "embedded mode only: demo client ID:SECRET")
-	fs.IntVar(&c.hashConcurrency, "hash-concurrency", 0, "password hashes computed at once (0 = number of CPUs)")
+	fs.IntVar(&c.hashConcurrency, "hash-concurrency", 0, "password hashes computed at once (0 = one per CPU, fewer if the memory limit (cgroup or GOMEMLIMIT) cannot hold them)")
 	fs.DurationVar(&c.hashQueue, "hash-queue-timeout", 2*time.Second, "how long a login may wait for a hashing slot before 503")
 	owasp := password.OWASP()
 	fs.UintVar(&c.argon2Memory, "argon2-memory", uint(owasp.Memory), "argon2id memory for new hashes, KiB (OWASP minimum)")
@@ -226,7 +228,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			Memory: uint32(cfg.argon2Memory), Time: uint32(cfg.argon2Time), Threads: uint8(cfg.argon2Threads),
 			KeyLen: password.OWASP().KeyLen, SaltLen: password.OWASP().SaltLen,
 		},
-		MaxConcurrent: cfg.hashConcurrency,
+		MaxConcurrent: hashSlots(cfg, e.getenv, os.DirFS("/"), runtime.GOMAXPROCS(0), logger),
 		QueueTimeout:  cfg.hashQueue,
 	})
 	if err != nil {
