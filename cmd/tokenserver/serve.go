@@ -118,7 +118,7 @@ func (c *serveConfig) validate() error {
 	bad := func(flagName, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("--%s [%s]: %s", flagName, envName(flagName), fmt.Sprintf(format, a...)))
 	}
-	host, _, err := net.SplitHostPort(c.addr)
+	host, port, err := net.SplitHostPort(c.addr)
 	if err != nil {
 		bad("addr", "%v", err)
 	}
@@ -132,8 +132,13 @@ func (c *serveConfig) validate() error {
 		c.issuer = "http://" + c.addr // local development: no certificate needed
 	case err == nil:
 		// Tokens name their issuer: on a reachable address that is the
-		// public URL, which only the operator knows.
-		errs = append(errs, fmt.Errorf("--issuer [%s] is required when --addr is not a loopback address: set your public https URL (e.g. https://auth.example.com)", envName("issuer")))
+		// public URL, which only the operator knows. Guessing one (the
+		// container's host name, http://0.0.0.0) would mint tokens no
+		// verifier accepts, or accept http on a public network. The
+		// message names both spellings of the setting and, for a container
+		// reached through a published port, the one value that works.
+		errs = append(errs, fmt.Errorf("--addr %s is not a loopback address, so the issuer must be given: set %s (or --issuer) to the URL clients reach this server at, e.g. https://auth.example.com, or http://localhost:%s for a local container with its port published",
+			c.addr, envName("issuer"), port))
 	}
 	for _, sc := range c.scopes {
 		if !tokenserver.ValidScopeToken(sc) {
