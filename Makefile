@@ -3,7 +3,7 @@ BIN := bin/tokenserver
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test test-deps fuzz bench clean
+.PHONY: all build run test test-deps fuzz bench image clean
 
 all: build
 
@@ -34,6 +34,15 @@ fuzz:
 ## bench: measure the server against this machine's floors (see BENCHMARKS.md); BENCHFLAGS=--quick for a smoke run.
 bench:
 	$(GO) run ./cmd/tokenbench --go '$(GO)' $(BENCHFLAGS)
+
+## image: build the container image (deploy/Dockerfile) with docker or podman, tagged $(IMAGE).
+IMAGE ?= tokenserver:$(VERSION)
+CONTAINER_TOOL ?= $(shell command -v docker 2>/dev/null || command -v podman 2>/dev/null)
+image:
+	@if [ -z "$(CONTAINER_TOOL)" ]; then \
+		echo "make image: neither docker nor podman is installed; install one, or set CONTAINER_TOOL" >&2; exit 1; \
+	fi
+	$(CONTAINER_TOOL) build -f deploy/Dockerfile --build-arg VERSION=$(VERSION) -t $(IMAGE) .
 
 clean:
 	rm -rf bin bench-results

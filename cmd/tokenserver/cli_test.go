@@ -101,9 +101,9 @@ func TestUsageErrors(t *testing.T) {
 		// The server's issuer: say which setting is missing rather than
 		// blaming the default the user never set, with one prefix.
 		{name: "public addr without issuer", args: []string{"serve", "--addr", "0.0.0.0:8080"},
-			want: "tokenserver: --issuer [TOKENSERVER_ISSUER] is required when --addr is not a loopback address: set your public https URL (e.g. https://auth.example.com)"},
-		{name: "all interfaces without issuer", args: []string{"serve"}, env: map[string]string{"TOKENSERVER_ADDR": ":8080"},
-			want: "tokenserver: --issuer [TOKENSERVER_ISSUER] is required when --addr is not a loopback address: set your public https URL (e.g. https://auth.example.com)"},
+			want: "tokenserver: --addr 0.0.0.0:8080 is not a loopback address, so the issuer must be given: set TOKENSERVER_ISSUER (or --issuer) to the URL clients reach this server at, e.g. https://auth.example.com, or http://localhost:8080 for a local container with its port published"},
+		{name: "all interfaces without issuer", args: []string{"serve"}, env: map[string]string{"TOKENSERVER_ADDR": ":9000"},
+			want: "tokenserver: --addr :9000 is not a loopback address, so the issuer must be given: set TOKENSERVER_ISSUER (or --issuer) to the URL clients reach this server at, e.g. https://auth.example.com, or http://localhost:9000 for a local container with its port published"},
 		{name: "http issuer on a public host", args: []string{"serve", "--addr", "0.0.0.0:8080", "--issuer", "http://auth.example.com"},
 			want: `tokenserver: --issuer [TOKENSERVER_ISSUER]: http is allowed only for loopback hosts; use https, got "http://auth.example.com"`},
 		{name: "trusted proxy that is no address", args: []string{"serve", "--trusted-proxies", "10.0.0.1,proxy.local"},

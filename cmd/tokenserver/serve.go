@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -85,7 +87,7 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.Var(&c.retiredKeyFiles, "retired-key-files", "with --signing-key-file: PEM keys still published for tokens they signed, comma-separated")
 	fs.StringVar(&c.demoUser, "demo-user", defaultDemoUser, "embedded mode only: demo user NAME:PASSWORD")
 	fs.StringVar(&c.demoClient, "demo-client", defaultDemoClient, "embedded mode only: demo client ID:SECRET")
-	fs.IntVar(&c.hashConcurrency, "hash-concurrency", 0, "password hashes computed at once (0 = number of CPUs)")
+	fs.IntVar(&c.hashConcurrency, "hash-concurrency", 0, "password hashes computed at once (0 = one per CPU, fewer if the memory limit (cgroup or GOMEMLIMIT) cannot hold them)")
 	fs.DurationVar(&c.hashQueue, "hash-queue-timeout", 2*time.Second, "how long a login may wait for a hashing slot before 503")
 	owasp := password.OWASP()
 	fs.UintVar(&c.argon2Memory, "argon2-memory", uint(owasp.Memory), "argon2id memory for new hashes, KiB (OWASP minimum)")
@@ -116,7 +118,7 @@ func (c *serveConfig) validate() error {
 	bad := func(flagName, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("--%s [%s]: %s", flagName, envName(flagName), fmt.Sprintf(format, a...)))
 	}
-	host, _, err := net.SplitHostPort(c.addr)
+	host, port, err := net.SplitHostPort(c.addr)
 	if err != nil {
 		bad("addr", "%v", err)
 	}
@@ -130,8 +132,13 @@ func (c *serveConfig) validate() error {
 		c.issuer = "http://" + c.addr // local development: no certificate needed
 	case err == nil:
 		// Tokens name their issuer: on a reachable address that is the
-		// public URL, which only the operator knows.
-		errs = append(errs, fmt.Errorf("--issuer [%s] is required when --addr is not a loopback address: set your public https URL (e.g. https://auth.example.com)", envName("issuer")))
+		// public URL, which only the operator knows. Guessing one (the
+		// container's host name, http://0.0.0.0) would mint tokens no
+		// verifier accepts, or accept http on a public network. The
+		// message names both spellings of the setting and, for a container
+		// reached through a published port, the one value that works.
+		errs = append(errs, fmt.Errorf("--addr %s is not a loopback address, so the issuer must be given: set %s (or --issuer) to the URL clients reach this server at, e.g. https://auth.example.com, or http://localhost:%s for a local container with its port published",
+			c.addr, envName("issuer"), port))
 	}
 	for _, sc := range c.scopes {
 		if !tokenserver.ValidScopeToken(sc) {
@@ -226,7 +233,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 			Memory: uint32(cfg.argon2Memory), Time: uint32(cfg.argon2Time), Threads: uint8(cfg.argon2Threads),
 			KeyLen: password.OWASP().KeyLen, SaltLen: password.OWASP().SaltLen,
 		},
-		MaxConcurrent: cfg.hashConcurrency,
+		MaxConcurrent: hashSlots(cfg, e.getenv, os.DirFS("/"), runtime.GOMAXPROCS(0), logger),
 		QueueTimeout:  cfg.hashQueue,
 	})
 	if err != nil {
