@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -294,5 +295,38 @@ func TestMetricsPprof(t *testing.T) {
 	if resp, err := http.Get("http://" + metricsAddr + "/metrics"); err == nil {
 		resp.Body.Close()
 		t.Errorf("metrics listener still answers after shutdown: %d", resp.StatusCode)
+	}
+}
+
+// Bad metrics settings stop the server at start, naming the setting.
+func TestServeRejectsBadMetricsConfig(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"pprof without the metrics listener", map[string]string{"TOKENSERVER_PPROF": "true"}, "--pprof [TOKENSERVER_PPROF]: needs --metrics-addr"},
+		{"metrics address without a port", map[string]string{"TOKENSERVER_METRICS_ADDR": "127.0.0.1"}, "--metrics-addr [TOKENSERVER_METRICS_ADDR]"},
+		{"metrics address in use", map[string]string{"TOKENSERVER_METRICS_ADDR": busy.Addr().String()}, "--metrics-addr [TOKENSERVER_METRICS_ADDR]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"TOKENSERVER_ADDR": freeAddr(t)}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			out, err := runCLI(t, env, "", "serve")
+			if err == nil {
+				t.Fatalf("serve started with bad config; output:\n%s", out)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not name %q", err, tt.want)
+			}
+		})
 	}
 }
