@@ -214,6 +214,16 @@ func (m *Manager) MaxAge() time.Duration { return m.cfg.MaxAge }
 // Algorithm is the signing algorithm.
 func (m *Manager) Algorithm() string { return m.cfg.Algorithm }
 
+// RotationPeriod is how long a key signs before scheduled rotation
+// replaces it; zero when nothing rotates on a schedule (rotation disabled,
+// or keys from PEM files). Monitoring compares the current key's age to it.
+func (m *Manager) RotationPeriod() time.Duration {
+	if m.store == nil || m.policy.rotationPeriod <= 0 {
+		return 0
+	}
+	return m.policy.rotationPeriod
+}
+
 // Ready returns nil when a current key can sign and, while Run is running,
 // the set has been re-read recently (a stale set could still accept a key
 // that another instance unpublished in an emergency rotation).

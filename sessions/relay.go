@@ -49,6 +49,13 @@ type RelayConfig struct {
 	// the denylist stops trusting the cache until it is reseeded
 	// (store/tiered.Revocations.Missed). Optional.
 	CacheMissed func()
+	// Relayed, if set, is called once per change when it has been
+	// delivered everywhere this relay delivers it (published on Shared when
+	// Cache or Shared is set, otherwise delivered to Local), with the time
+	// of that delivery: the revocation publish lag metric. A change is
+	// reported when the whole page of the log it was read in got through,
+	// so a retried page does not report a change twice. Optional.
+	Relayed func(r store.Revocation, at time.Time)
 	// Interval between reads of the log; default DefaultRelayInterval.
 	Interval time.Duration
 	Now      func() time.Time
@@ -127,6 +134,9 @@ func (r *Relay) Step(ctx context.Context) error {
 				r.cfg.Local.Deliver(c)
 			}
 		}
+		if r.cfg.Cache == nil && r.cfg.Shared == nil {
+			r.relayed(changes)
+		}
 		r.localPos = next
 		if len(changes) < relayPage {
 			break
@@ -167,5 +177,17 @@ func (r *Relay) stepShared(ctx context.Context) {
 				r.sharedPos = next
 			}
 		}
+		r.relayed(changes)
+	}
+}
+
+// relayed reports changes that got everywhere to Config.Relayed.
+func (r *Relay) relayed(changes []store.Revocation) {
+	if r.cfg.Relayed == nil || len(changes) == 0 {
+		return
+	}
+	at := r.cfg.Now()
+	for _, c := range changes {
+		r.cfg.Relayed(c, at)
 	}
 }

@@ -18,7 +18,10 @@ const (
 	RouteMetadata          = "metadata"
 	RouteHealthz           = "healthz"
 	RouteReadyz            = "readyz"
-	RouteOther             = "other"
+	// RouteAdmin is the admin API (/admin/v1/), served beside the token
+	// server's routes and recorded through Instrument.
+	RouteAdmin = "admin"
+	RouteOther = "other"
 )
 
 // GrantOther is RequestRecord.GrantType for a grant_type the server does
@@ -75,6 +78,11 @@ func (rec *RequestRecord) setError(code string) {
 		rec.Error = code
 	}
 }
+
+// Instrument wraps a handler served beside the server's own routes (the
+// admin API) so that its requests produce RequestRecords too, under route,
+// one of the Route* constants. Without Config.OnRequest it returns h.
+func (s *Server) Instrument(route string, h http.Handler) http.Handler { return s.instrument(route, h) }
 
 // instrument wraps a route's handler so that every request produces one
 // RequestRecord for Config.OnRequest.

@@ -172,6 +172,10 @@ func (s *Server) Close() {
 	s.closeStreams()
 }
 
+// RevocationStreams returns how many revocation streams are open now (each
+// holds a slot of Config.MaxStreams while it runs), for monitoring.
+func (s *Server) RevocationStreams() int { return len(s.streams) }
+
 // sseWriter writes server-sent events (HTML Living Standard §9.2) and
 // flushes each one.
 type sseWriter struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/tokenserver/tokenserver/admin/adminhttp"
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
+	"github.com/tokenserver/tokenserver/tokenserver"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 )
 
@@ -19,8 +20,9 @@ import (
 // server's own tokens: the verifier reads the JWKS from tokens (in process)
 // and revocations from the server's denylist, and only an admin client's
 // own client_credentials token with an admin scope gets in.
-func withAdminAPI(ctx context.Context, cfg *serveConfig, b *backends, tokens http.Handler, sess *sessions.Service,
+func withAdminAPI(ctx context.Context, cfg *serveConfig, b *backends, srv *tokenserver.Server, sess *sessions.Service,
 	hasher *password.Hasher, km *keys.Manager, now func() time.Time, logger *slog.Logger) (http.Handler, error) {
+	tokens := srv.Handler()
 	if !cfg.adminAPI {
 		return tokens, nil
 	}
@@ -47,6 +49,6 @@ func withAdminAPI(ctx context.Context, cfg *serveConfig, b *backends, tokens htt
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", tokens)
-	mux.Handle(adminhttp.Prefix, api)
+	mux.Handle(adminhttp.Prefix, srv.Instrument(tokenserver.RouteAdmin, api))
 	return mux, nil
 }

@@ -119,8 +119,9 @@ type backends struct {
 	shared store.RevocationFeed
 	local  *fanout.Feed
 	tiered *tiered.Revocations
-	// pg is set when running against PostgreSQL.
+	// pg is set when running against PostgreSQL, rd with Redis.
 	pg *postgres.Store
+	rd *redis.Store
 	// memory is true for the embedded default.
 	memory  bool
 	closers []func()
@@ -194,6 +195,7 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
 	b.closers = append(b.closers, func() { _ = rd.Close() })
+	b.rd = rd
 	revs := tiered.NewRevocations(pg, rd, logger)
 	b.revocations, b.tiered, b.cache, b.shared = revs, revs, rd, rd
 	// One Redis subscription per process, shared by every revocation stream.

@@ -26,6 +26,7 @@ import (
 type serveConfig struct {
 	adminAPI bool
 	store    storeFlags
+	metrics  metricsFlags
 
 	addr            string
 	issuer          string
@@ -102,6 +103,7 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
+	c.metrics.register(fs)
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return nil, err
 	}
@@ -195,6 +197,7 @@ func (c *serveConfig) validate() error {
 			bad("trusted-proxies", "%q is neither a CIDR nor an IP address", p)
 		}
 	}
+	c.metrics.validate(bad)
 	if _, err := parseLogLevel(c.logLevel); err != nil {
 		bad("log-level", "%v", err)
 	}
@@ -211,6 +214,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	}
 	logger := newLogger(e.stderr, cfg.logLevel, cfg.logFormat)
 	now := time.Now
+	obs := newServeMetrics(cfg.metrics)
 	// Checked before connecting: without a KEK we refuse to store keys.
 	sealer, err := cfg.store.sealer()
 	if err != nil {
@@ -235,6 +239,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		},
 		MaxConcurrent: hashSlots(cfg, e.getenv, os.DirFS("/"), runtime.GOMAXPROCS(0), logger),
 		QueueTimeout:  cfg.hashQueue,
+		Observer:      obs.hashObserver(),
 	})
 	if err != nil {
 		return fmt.Errorf("password hashing settings: %w", err)
@@ -269,7 +274,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// cache and streams through it.
 	var relay *sessions.Relay
 	if b.log != nil {
-		rc := sessions.RelayConfig{Log: b.log, Cache: b.cache, Shared: b.shared, Now: now, Logger: logger}
+		rc := sessions.RelayConfig{Log: b.log, Cache: b.cache, Shared: b.shared, Relayed: obs.relayed(), Now: now, Logger: logger}
 		if b.local != nil {
 			rc.Local = b.local
 		}
@@ -306,10 +311,12 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Now:            now,
 		Logger:         logger,
 		Ready:          append(b.ready, func(context.Context) error { return km.Ready() }),
+		OnRequest:      obs.onRequest(),
 	})
 	if err != nil {
 		return err
 	}
+	obs.watch(b, srv, hasher, km, now)
 
 	// Start-up computed an argon2id hash (the dummy hash for unknown users,
 	// and the demo user's): 19 MiB the runtime would otherwise keep until
@@ -317,7 +324,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// what serving needs (measured: 28 → 9 MiB RSS).
 	debug.FreeOSMemory()
 
-	handler, err := withAdminAPI(ctx, cfg, b, srv.Handler(), sess, hasher, km, now, logger)
+	handler, err := withAdminAPI(ctx, cfg, b, srv, sess, hasher, km, now, logger)
 	if err != nil {
 		return err
 	}
@@ -325,6 +332,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return fmt.Errorf("--addr [%s]: %w", envName("addr"), err)
+	}
+	stopMetrics, err := obs.start(logger)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	httpSrv := &http.Server{
 		Handler:           handler,
@@ -372,6 +384,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	case err := <-serveErr:
 		cancel()
 		wg.Wait()
+		stopCtx, stop := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer stop()
+		_ = stopMetrics(stopCtx)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -379,7 +394,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	cancel()
 	shutdownCtx, stop := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer stop()
-	err = httpSrv.Shutdown(shutdownCtx)
+	err = errors.Join(httpSrv.Shutdown(shutdownCtx), stopMetrics(shutdownCtx))
 	wg.Wait()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)

@@ -35,7 +35,11 @@ type Feed struct {
 	// has delivered every committed revocation and vouches for the feed
 	// until then, upstream or not. See Vouch.
 	vouchedUntil time.Time
-	now          func() time.Time
+	// unsyncedAt is when the upstream subscription last ended; created is
+	// when the feed was made. Health reports staleness from them.
+	unsyncedAt time.Time
+	created    time.Time
+	now        func() time.Time
 	started      bool
 	ctx          context.Context
 	cancel       context.CancelFunc
@@ -57,7 +61,7 @@ func New(up store.RevocationFeed, logger *slog.Logger) *Feed {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Feed{up: up, logger: logger, subs: map[*subscriber]struct{}{}, ctx: ctx, cancel: cancel,
-		done: make(chan struct{}), now: time.Now}
+		done: make(chan struct{}), now: time.Now, created: time.Now()}
 }
 
 var _ store.FeedHealth = (*Feed)(nil)
@@ -73,6 +77,27 @@ func (f *Feed) Healthy() bool {
 
 func (f *Feed) healthyLocked() bool {
 	return f.synced || f.now().Before(f.vouchedUntil)
+}
+
+// Health reports whether the feed is healthy now and when it last was: now
+// when it is; otherwise the later of when the last vouch ran out and when
+// the upstream subscription ended; the feed's creation if it never was
+// healthy. Monitoring derives the feed's staleness from it.
+func (f *Feed) Health() (healthy bool, last time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := f.now()
+	if f.healthyLocked() {
+		return true, now
+	}
+	last = f.vouchedUntil
+	if f.unsyncedAt.After(last) {
+		last = f.unsyncedAt
+	}
+	if last.IsZero() {
+		last = f.created
+	}
+	return false, last
 }
 
 // Deliver hands r, read from another source than the upstream (the
@@ -187,6 +212,9 @@ func (f *Feed) run() {
 		// The upstream ended: until it is back, new subscribers wait for
 		// its Resync rather than get one for a subscription that is gone.
 		f.mu.Lock()
+		if f.synced {
+			f.unsyncedAt = f.now()
+		}
 		f.synced = false
 		f.mu.Unlock()
 	}

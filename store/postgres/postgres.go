@@ -144,6 +144,10 @@ func queryTimeout(cfg Config) time.Duration {
 // Close closes every connection of the pool. Watchers end with their ctx.
 func (s *Store) Close() { s.pool.Close() }
 
+// PoolStat returns a snapshot of the connection pool's statistics (for the
+// pool metrics); cheap enough to call at every scrape.
+func (s *Store) PoolStat() *pgxpool.Stat { return s.pool.pool.Stat() }
+
 // Ping checks that the server answers; errors wrap store.ErrUnavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {

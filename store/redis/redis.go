@@ -166,6 +166,10 @@ func (h deadlineHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) gore
 	}
 }
 
+// PoolStats returns the client's connection pool statistics (for the pool
+// metrics); a few atomic reads.
+func (s *Store) PoolStats() *goredis.PoolStats { return s.client.PoolStats() }
+
 // Close releases the connections. Subscriptions end with it.
 func (s *Store) Close() error {
 	if err := s.client.Close(); err != nil && !errors.Is(err, goredis.ErrClosed) {
