@@ -35,7 +35,9 @@ const adminPrefix = "admin."
 func AdminType(action string) Type { return Type(adminPrefix + action) }
 
 // IsAdmin reports whether t is an admin action's type.
-func (t Type) IsAdmin() bool { return strings.HasPrefix(string(t), adminPrefix) && len(t) > len(adminPrefix) }
+func (t Type) IsAdmin() bool {
+	return strings.HasPrefix(string(t), adminPrefix) && len(t) > len(adminPrefix)
+}
 
 // Login failure reasons (Event.Reason of LoginFailed). Without
 // --audit-reasons every one of them is reported as InvalidCredentials (see

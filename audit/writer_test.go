@@ -21,7 +21,9 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/events.golden")
 
 // fixedClock is the writer's clock in these tests.
-func fixedClock() time.Time { return time.Date(2026, 5, 4, 3, 2, 1, 987654321, time.FixedZone("x", 3600)) }
+func fixedClock() time.Time {
+	return time.Date(2026, 5, 4, 3, 2, 1, 987654321, time.FixedZone("x", 3600))
+}
 
 // sequentialIDs makes ids predictable for the golden file.
 func sequentialIDs() func() string {

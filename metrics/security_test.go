@@ -20,7 +20,9 @@ func TestSecurityCountsEvents(t *testing.T) {
 		want    float64
 	}{
 		{"login failed", []audit.Event{{Type: audit.LoginFailed, Reason: audit.ReasonInvalidCredentials}},
-			func(s *Security) prometheus.Collector { return s.loginFailures.WithLabelValues(audit.ReasonInvalidCredentials) }, 1},
+			func(s *Security) prometheus.Collector {
+				return s.loginFailures.WithLabelValues(audit.ReasonInvalidCredentials)
+			}, 1},
 		{"login throttled per user", []audit.Event{{Type: audit.LoginThrottled, Limit: audit.LimitUser}},
 			func(s *Security) prometheus.Collector { return s.loginsThrottled.WithLabelValues(audit.LimitUser) }, 1},
 		{"reuse", []audit.Event{{Type: audit.RefreshReuseDetected}, {Type: audit.RefreshReuseDetected}},
