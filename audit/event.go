@@ -69,6 +69,9 @@ const (
 	ReasonBadSecret         = "bad_secret"
 	// ReasonUnexpectedSecret: a public client presented a secret.
 	ReasonUnexpectedSecret = "unexpected_secret"
+	// ReasonPublicClient: a public client called an endpoint for
+	// confidential clients only (introspection, the revocation feed).
+	ReasonPublicClient = "public_client"
 )
 
 // Throttle limits (Event.Limit of LoginThrottled).
