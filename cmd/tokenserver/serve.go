@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/tokenserver"
@@ -56,6 +58,7 @@ type serveConfig struct {
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
+	audit           auditFlags
 }
 
 const (
@@ -100,6 +103,7 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
+	c.audit.registerServe(fs)
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return nil, err
 	}
@@ -215,6 +219,16 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer b.Close()
+	// Before anything that emits is built: sessions, keys, the admin
+	// service and the server all take b.audit.
+	// TODO(issue 11 merge): register on the --metrics-addr registry and
+	// pass --metrics-clients once the metrics wiring lands.
+	auditSink, closeAudit, err := serveAudit(cfg.audit, e.stdout, now, logger, prometheus.NewRegistry(), nil)
+	if err != nil {
+		return err
+	}
+	defer closeAudit() // after Shutdown: every event of a drained request is written
+	b.audit = auditSink
 	if b.pg != nil && cfg.migrate {
 		if err := b.pg.Migrate(ctx); err != nil {
 			return fmt.Errorf("migrate: %w", err)
@@ -296,6 +310,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Keys:           km,
 		Hasher:         hasher,
 		Sessions:       sess,
+		Audit:          b.audit,
+		AuditReasons:   cfg.audit.reasons,
 		Now:            now,
 		Logger:         logger,
 		Ready:          append(b.ready, func(context.Context) error { return km.Ready() }),
@@ -430,6 +446,7 @@ func newKeyManager(ctx context.Context, cfg *serveConfig, b *backends, sealer *k
 		MaxTokenTTL:       maxTTL,
 		Now:               now,
 		Logger:            logger,
+		Audit:             b.audit,
 	}
 	if cfg.keyFile != "" {
 		static, err := keys.LoadPEMFiles(cfg.keyFile, cfg.nextKeyFiles, cfg.retiredKeyFiles)
