@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver"
 )
@@ -158,6 +159,7 @@ func (s *Service) CreateClient(ctx context.Context, in NewClient) (store.Client,
 	if err != nil {
 		return store.Client{}, "", fmt.Errorf("admin: create client: %w", err)
 	}
+	s.audited(ctx, audit.ActionClientCreate, c.ID)
 	return c, secret, nil
 }
 
@@ -189,6 +191,7 @@ func (s *Service) DeleteClient(ctx context.Context, id string) error {
 	if err := s.cfg.Clients.DeleteClient(ctx, id); err != nil {
 		return notFound("delete client", "client "+id, err)
 	}
+	s.audited(ctx, audit.ActionClientDelete, id)
 	return nil
 }
 
@@ -221,6 +224,7 @@ func (s *Service) UpdateClient(ctx context.Context, id string, in ClientSettings
 		}
 		return store.Client{}, notFound("update client", "client "+id, err)
 	}
+	s.audited(ctx, audit.ActionClientUpdate, id)
 	return c, nil
 }
 
@@ -257,5 +261,6 @@ func (s *Service) RotateClientSecret(ctx context.Context, id string, overlap tim
 		}
 		return store.Client{}, "", notFound("rotate client secret", "client "+id, err)
 	}
+	s.audited(ctx, audit.ActionClientRotateSecret, id)
 	return c, secret, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/keys"
 )
 
@@ -54,6 +55,7 @@ func (s *Service) RotateKeys(ctx context.Context, emergency bool) (KeyRotation, 
 		case err != nil:
 			return KeyRotation{}, fmt.Errorf("admin: rotate keys: %w", err)
 		}
+		s.audited(ctx, audit.ActionKeysRotate, signingKID(m))
 		return KeyRotation{Keys: m.Keys()}, nil
 	}
 	kids, err := m.RotateNowKIDs(ctx)
@@ -64,6 +66,8 @@ func (s *Service) RotateKeys(ctx context.Context, emergency bool) (KeyRotation, 
 		return KeyRotation{}, fmt.Errorf("admin: rotate keys: %w", err)
 	}
 	out := KeyRotation{Keys: m.Keys()}
+	// The rotation happened whether or not the revocations below land.
+	s.audited(ctx, audit.ActionKeysRotate, signingKID(m))
 	// Only after the rotation has committed: revoking first would refuse
 	// the tokens of a key the servers still sign with.
 	for _, kid := range kids {
@@ -74,4 +78,14 @@ func (s *Service) RotateKeys(ctx context.Context, emergency bool) (KeyRotation, 
 		out.RevokedKIDs = append(out.RevokedKIDs, kid)
 	}
 	return out, nil
+}
+
+// signingKID is the id of the key m signs with: the target of a rotation.
+func signingKID(m *keys.Manager) string {
+	for _, k := range m.Keys() {
+		if k.Signing {
+			return k.ID
+		}
+	}
+	return ""
 }

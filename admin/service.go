@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
@@ -65,12 +66,19 @@ type Config struct {
 	Keys keys.Config
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Audit receives an admin.<action> event per completed change. Nil
+	// means none.
+	Audit audit.Sink
+	// Actor names who acts when the context does not (WithActor); default
+	// audit.ActorCLI.
+	Actor string
 }
 
 // Service implements the administration rules. Safe for concurrent use.
 type Service struct {
-	cfg Config
-	now func() time.Time
+	cfg   Config
+	now   func() time.Time
+	audit audit.Sink
 }
 
 // New returns a Service.
@@ -95,7 +103,7 @@ func New(cfg Config) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{cfg: cfg, now: now}, nil
+	return &Service{cfg: cfg, now: now, audit: audit.OrDiscard(cfg.Audit)}, nil
 }
 
 // notFound maps a store's ErrNotFound to ErrNotFound naming what, and

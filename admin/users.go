@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 	"github.com/tokenserver/tokenserver/tokenserver/username"
@@ -97,6 +98,7 @@ func (s *Service) createUser(ctx context.Context, name, hash string, disabled bo
 	if err != nil {
 		return store.User{}, fmt.Errorf("admin: create user: %w", err)
 	}
+	s.audited(ctx, audit.ActionUserCreate, u.ID)
 	return u, nil
 }
 
@@ -131,6 +133,7 @@ func (s *Service) UpdateProfile(ctx context.Context, id string, edit func(store.
 	case err != nil:
 		return store.User{}, notFound("update user", "user "+id, err)
 	}
+	s.audited(ctx, audit.ActionUserUpdate, id)
 	return s.User(ctx, id)
 }
 
@@ -215,6 +218,7 @@ func (s *Service) SetPassword(ctx context.Context, id, pw string) (int, error) {
 	if err != nil {
 		return 0, notFound("set password", "user "+id, err)
 	}
+	s.audited(ctx, audit.ActionUserSetPassword, id)
 	return n, nil
 }
 
@@ -224,6 +228,11 @@ func (s *Service) SetDisabled(ctx context.Context, id string, disabled bool) (in
 	if err != nil {
 		return 0, notFound("set disabled", "user "+id, err)
 	}
+	action := audit.ActionUserEnable
+	if disabled {
+		action = audit.ActionUserDisable
+	}
+	s.audited(ctx, action, id)
 	return n, nil
 }
 
@@ -235,6 +244,7 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 	if err := s.cfg.Sessions.DeleteUser(ctx, id); err != nil {
 		return notFound("delete user", "user "+id, err)
 	}
+	s.audited(ctx, audit.ActionUserDelete, id)
 	return nil
 }
 
@@ -246,7 +256,11 @@ func (s *Service) EndSessions(ctx context.Context, id string) (int, error) {
 		return 0, err
 	}
 	n, err := s.cfg.Sessions.EndUserSessions(ctx, id)
-	return n, wrapErr("end sessions", err)
+	if err != nil {
+		return 0, wrapErr("end sessions", err)
+	}
+	s.audited(ctx, audit.ActionUserEndSessions, id)
+	return n, nil
 }
 
 // Sessions lists the user's live sessions.
@@ -272,7 +286,11 @@ func (s *Service) RevokeSession(ctx context.Context, userID, sessionID string) e
 	}
 	for _, si := range live {
 		if si.ID == sessionID {
-			return wrapErr("revoke session", s.cfg.Sessions.RevokeSession(ctx, sessionID, 0))
+			if err := s.cfg.Sessions.RevokeSession(ctx, sessionID, 0, audit.CauseAdmin); err != nil {
+				return wrapErr("revoke session", err)
+			}
+			s.audited(ctx, audit.ActionSessionRevoke, sessionID)
+			return nil
 		}
 	}
 	return fmt.Errorf("%w: session %s of user %s", ErrNotFound, sessionID, userID)

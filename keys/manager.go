@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger receives lifecycle events (never key material). Default: discard.
 	Logger *slog.Logger
+	// Audit receives a key.rotated event per rotation (planned, scheduled or
+	// emergency). Nil means none.
+	Audit audit.Sink
 }
 
 // Defaults of Config.
@@ -109,6 +113,7 @@ type Manager struct {
 	store  store.KeyStore // nil for PEM keys
 	sealer *Sealer
 	log    *slog.Logger
+	audit  audit.Sink
 
 	snap atomic.Pointer[snapshot]
 	// loadMu serialises snapshot replacement from the store, so a slow
@@ -147,7 +152,8 @@ func newManager(cfg Config) *Manager {
 			maxAge: cfg.MaxAge, margin: cfg.Margin,
 			maxTokenTTL: cfg.MaxTokenTTL, rotationPeriod: cfg.RotationPeriod,
 		},
-		log: cfg.Logger,
+		log:   cfg.Logger,
+		audit: audit.OrDiscard(cfg.Audit),
 	}
 }
 

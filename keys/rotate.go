@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -173,6 +174,7 @@ func (m *Manager) Rotate(ctx context.Context) error {
 		return err
 	}
 	m.log.Info("keys: rotated", "algorithms", rotated, "signing_kid", signingKid(m.snap.Load()))
+	m.emitRotated(ctx, now, false)
 	return nil
 }
 
@@ -221,6 +223,7 @@ func (m *Manager) RotateNowKIDs(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	m.log.Warn("keys: emergency rotation: previous keys unpublished", "unpublished", retired, "signing_kid", signingKid(m.snap.Load()))
+	m.emitRotated(ctx, now, true)
 	return retired, nil
 }
 
@@ -277,5 +280,17 @@ func (m *Manager) Maintain(ctx context.Context) error {
 	if len(rotated) > 0 || pruned > 0 {
 		m.log.Info("keys: scheduled maintenance", "rotated", rotated, "pruned", pruned, "signing_kid", signingKid(m.snap.Load()))
 	}
+	if len(rotated) > 0 {
+		m.emitRotated(ctx, now, false)
+	}
 	return nil
+}
+
+// emitRotated reports a rotation this instance made: kid is the key that
+// signs now. (An emergency rotation's unpublished keys are reported by the
+// kid revocations that follow it: token.revoked of kind kid.) Other
+// instances that merely load the new set report nothing, so one rotation
+// is one event.
+func (m *Manager) emitRotated(ctx context.Context, now time.Time, emergency bool) {
+	m.audit.Emit(ctx, audit.Event{Type: audit.KeyRotated, Time: now, KID: signingKid(m.snap.Load()), Emergency: emergency})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -24,8 +25,8 @@ func (s *Service) RevokeAccessToken(ctx context.Context, jti string, exp time.Ti
 // access-token lifetime). Both writes are idempotent, so revoking an already
 // revoked family again completes an earlier attempt that failed half-way. An
 // unknown family still gets its `sid` entry: its access tokens may outlive a
-// purged family.
-func (s *Service) RevokeSession(ctx context.Context, familyID string, atLeast time.Duration) error {
+// purged family. cause says why, for the session.revoked audit event.
+func (s *Service) RevokeSession(ctx context.Context, familyID string, atLeast time.Duration, cause audit.Cause) error {
 	if familyID == "" {
 		return errors.New("sessions: revoke session: empty family id")
 	}
@@ -37,15 +38,32 @@ func (s *Service) RevokeSession(ctx context.Context, familyID string, atLeast ti
 	if err != nil {
 		return err
 	}
-	return s.record(ctx, store.Revocation{Kind: store.RevokeSID, Value: familyID, ExpiresAt: now.Add(ttl), CreatedAt: now})
+	if err := s.record(ctx, store.Revocation{Kind: store.RevokeSID, Value: familyID, ExpiresAt: now.Add(ttl), CreatedAt: now}); err != nil {
+		return err
+	}
+	s.audit.Emit(ctx, audit.Event{Type: audit.SessionRevoked, Time: now, FamilyID: familyID, Cause: cause})
+	if cause == audit.CauseAdmin {
+		// An operator's explicit revocation of one session. A client's
+		// (/revoke) is reported by the endpoint as kind refresh, and reuse
+		// has its own event.
+		s.audit.Emit(ctx, audit.Event{Type: audit.TokenRevoked, Time: now, FamilyID: familyID, Kind: audit.KindSession})
+	}
+	return nil
 }
 
 // EndUserSessions logs the user out everywhere: it moves the user's
 // credential epoch and revokes every refresh-token family in one store step
 // (so a login in flight cannot leave a session behind), then denies every
 // access token issued to the user until now (a `sub` entry). It returns how
-// many live sessions were revoked. An unknown user is no error.
+// many live sessions were revoked. An unknown user is no error. The audit
+// events say cause admin: an operator logged the user out.
 func (s *Service) EndUserSessions(ctx context.Context, userID string) (int, error) {
+	return s.endUserSessions(ctx, userID, audit.CauseAdmin)
+}
+
+// endUserSessions is EndUserSessions reporting cause: one session.revoked
+// per family, then one token.revoked of kind user for the `sub` entry.
+func (s *Service) endUserSessions(ctx context.Context, userID string, cause audit.Cause) (int, error) {
 	now := s.now()
 	ids, err := s.cfg.Refresh.RevokeUserFamilies(ctx, userID, now)
 	if err != nil {
@@ -55,10 +73,16 @@ func (s *Service) EndUserSessions(ctx context.Context, userID string) (int, erro
 	if err != nil {
 		return 0, err
 	}
+	// The families are revoked already (the step above is one store
+	// transaction), so their events are due even if the `sub` write fails.
+	for _, id := range ids {
+		s.audit.Emit(ctx, audit.Event{Type: audit.SessionRevoked, Time: now, Subject: userID, FamilyID: id, Cause: cause})
+	}
 	rev := store.Revocation{Kind: store.RevokeSub, Value: userID, NotBefore: now, ExpiresAt: now.Add(ttl), CreatedAt: now}
 	if err := s.record(ctx, rev); err != nil {
 		return 0, err
 	}
+	s.audit.Emit(ctx, audit.Event{Type: audit.TokenRevoked, Time: now, Subject: userID, Kind: audit.KindUser})
 	return len(ids), nil
 }
 
@@ -69,7 +93,7 @@ func (s *Service) SetPassword(ctx context.Context, userID, hash string) (int, er
 	if err := s.cfg.Users.SetPassword(ctx, userID, hash, s.now()); err != nil {
 		return 0, fmt.Errorf("sessions: set password: %w", err)
 	}
-	return s.EndUserSessions(ctx, userID)
+	return s.endUserSessions(ctx, userID, audit.CauseCredentialChange)
 }
 
 // SetDisabled disables or enables the user. Disabling ends every session;
@@ -83,14 +107,14 @@ func (s *Service) SetDisabled(ctx context.Context, userID string, disabled bool)
 	if !disabled {
 		return 0, nil
 	}
-	return s.EndUserSessions(ctx, userID)
+	return s.endUserSessions(ctx, userID, audit.CauseCredentialChange)
 }
 
 // DeleteUser ends every session of the user, then deletes the user (and, in
 // the store, the user's families). Access tokens already issued are denied
 // by the `sub` entry, which outlives them.
 func (s *Service) DeleteUser(ctx context.Context, userID string) error {
-	if _, err := s.EndUserSessions(ctx, userID); err != nil {
+	if _, err := s.endUserSessions(ctx, userID, audit.CauseAdmin); err != nil {
 		return err
 	}
 	if err := s.cfg.Users.DeleteUser(ctx, userID); err != nil {
@@ -124,5 +148,6 @@ func (s *Service) RevokeSigningKey(ctx context.Context, kid string, jwksMaxAge t
 	if err := s.record(ctx, rev); err != nil {
 		return fmt.Errorf("sessions: revoke key %s: %w", kid, err)
 	}
+	s.audit.Emit(ctx, audit.Event{Type: audit.TokenRevoked, Time: now, KID: kid, Kind: audit.KindKID})
 	return nil
 }

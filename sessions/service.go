@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	Now func() time.Time
 	// Logger; default discards.
 	Logger *slog.Logger
+	// Audit receives session.revoked and token.revoked events. Nil means
+	// none.
+	Audit audit.Sink
 }
 
 // Service revokes and changes credentials. It is safe for concurrent use.
@@ -37,6 +41,7 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 	logger *slog.Logger
+	audit  audit.Sink
 }
 
 // New validates cfg and returns a Service.
@@ -57,7 +62,7 @@ func New(cfg Config) (*Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("sessions: config: %w", err)
 	}
-	s := &Service{cfg: cfg, now: cfg.Now, logger: cfg.Logger}
+	s := &Service{cfg: cfg, now: cfg.Now, logger: cfg.Logger, audit: audit.OrDiscard(cfg.Audit)}
 	if s.now == nil {
 		s.now = time.Now
 	}

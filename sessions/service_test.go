@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/store/memory"
@@ -20,13 +21,15 @@ type fixture struct {
 	now  time.Time
 	user store.User
 	tok  store.RefreshToken
+	// events records what the service emitted.
+	events *auditRecorder
 }
 
 const userID = "00000000-0000-4000-8000-0000000000a1"
 
 func newFixture(t *testing.T, clientTTL time.Duration) *fixture {
 	t.Helper()
-	fx := &fixture{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	fx := &fixture{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), events: &auditRecorder{}}
 	clock := func() time.Time { return fx.now }
 	fx.mem = memory.New(clock)
 	ctx := t.Context()
@@ -44,7 +47,7 @@ func newFixture(t *testing.T, clientTTL time.Duration) *fixture {
 		t.Fatal(err)
 	}
 	svc, err := sessions.New(sessions.Config{Users: fx.mem, Refresh: fx.mem, Revocations: fx.mem, Feed: fx.mem,
-		Lifetimes: fx.mem, AccessTokenTTL: 15 * time.Minute, Now: clock})
+		Lifetimes: fx.mem, AccessTokenTTL: 15 * time.Minute, Now: clock, Audit: fx.events})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +165,7 @@ func TestRevocationsSizedFromStoredLifetimes(t *testing.T) {
 			if got := sub.ExpiresAt.Sub(fx.now); got != tt.want {
 				t.Errorf("sub entry lasts %v, want %v", got, tt.want)
 			}
-			if err := fx.svc.RevokeSession(t.Context(), "fam1", 0); err != nil {
+			if err := fx.svc.RevokeSession(t.Context(), "fam1", 0, audit.CauseRevoke); err != nil {
 				t.Fatal(err)
 			}
 			active, _ := fx.mem.Active(t.Context(), fx.now)

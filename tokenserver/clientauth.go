@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -132,6 +133,13 @@ func decodeBasic(encoded string) (id, secret string, err error) {
 func (s *Server) authenticateClient(ctx context.Context, r *http.Request, f form) (store.Client, error) {
 	creds, err := clientCredentialsFrom(r, f)
 	if err != nil {
+		if errors.Is(err, &Error{Code: CodeInvalidClient}) {
+			reason := audit.ReasonNoCredentials
+			if r.Header.Get("Authorization") != "" {
+				reason = audit.ReasonUnsupportedScheme
+			}
+			s.emitClientAuthFailed(ctx, r, reason, nil)
+		}
 		return store.Client{}, err
 	}
 	client, err := s.clients.ClientByID(ctx, creds.id)
@@ -139,6 +147,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, f form
 	case errors.Is(err, store.ErrNotFound):
 		// Same work as a wrong secret: hash and compare against a dummy.
 		clientSecretMatches(store.Client{SecretHash: s.dummySecretHash}, creds.secret, time.Time{})
+		s.emitClientAuthFailed(ctx, r, audit.ReasonUnknownClient, nil)
 		return store.Client{}, errInvalidClient()
 	case err != nil:
 		return store.Client{}, storeErr("client lookup", err)
@@ -146,6 +155,7 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, f form
 	if client.Public() {
 		// A public client has no secret (§2.1) and must not present one.
 		if creds.secret != "" {
+			s.emitClientAuthFailed(ctx, r, audit.ReasonUnexpectedSecret, &client)
 			return store.Client{}, errInvalidClient()
 		}
 		recordOf(ctx).setClientID(client.ID)
@@ -153,6 +163,11 @@ func (s *Server) authenticateClient(ctx context.Context, r *http.Request, f form
 	}
 	// §3.2.1: a confidential client MUST authenticate.
 	if !clientSecretMatches(client, creds.secret, s.now()) || creds.secret == "" {
+		reason := audit.ReasonBadSecret
+		if creds.secret == "" {
+			reason = audit.ReasonMissingSecret
+		}
+		s.emitClientAuthFailed(ctx, r, reason, &client)
 		return store.Client{}, errInvalidClient()
 	}
 	recordOf(ctx).setClientID(client.ID)

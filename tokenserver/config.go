@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
@@ -86,6 +87,14 @@ type Config struct {
 	// handler returns (request metrics, the access log). It runs on the
 	// request's goroutine and must be cheap.
 	OnRequest func(ctx context.Context, rec RequestRecord)
+	// Audit receives the audit events of logins, refreshes, reuse,
+	// revocations and client authentication failures. Nil means none.
+	Audit audit.Sink
+	// AuditReasons makes login.failed tell an unknown user from a wrong
+	// password (and a disabled user) and name the user where known;
+	// otherwise every bad-credentials failure is invalid_credentials with
+	// no subject, so the audit log cannot be used to enumerate accounts.
+	AuditReasons bool
 	// TrustedProxies are CIDRs (or single addresses) of reverse proxies.
 	// When the peer address is in one of them, the client IP is taken from
 	// X-Forwarded-For (the right-most address not itself trusted). Empty:

@@ -3,6 +3,7 @@ package tokenserver
 import (
 	"context"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -17,7 +18,7 @@ import (
 // client), no `sid` (there is no session) and no `username`. No refresh
 // token is issued (§4.4.3: one SHOULD NOT be included); the client asks
 // again with its credentials.
-func (s *Server) clientCredentialsGrant(_ context.Context, req grantRequest) (tokenResponse, error) {
+func (s *Server) clientCredentialsGrant(ctx context.Context, req grantRequest) (tokenResponse, error) {
 	if UserIDShaped(req.client.ID) {
 		// A user's `sub` revocation (set-password, disable, revoke-sessions)
 		// names the user's UUID; a client id of that form could be denied
@@ -38,6 +39,7 @@ func (s *Server) clientCredentialsGrant(_ context.Context, req grantRequest) (to
 	if err != nil {
 		return tokenResponse{}, err
 	}
+	s.emit(ctx, audit.Event{Type: audit.ClientCredentialsIssued, ClientID: req.client.ID, ClientIP: ipString(req.clientIP)})
 	return tokenResponse{
 		AccessToken: access,
 		TokenType:   "Bearer",

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"slices"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 )
@@ -44,15 +45,18 @@ func (s *Server) passwordGrant(ctx context.Context, req grantRequest) (tokenResp
 		return tokenResponse{}, storeErr("throttle reserve", err)
 	}
 	if wait > 0 {
+		s.emit(ctx, audit.Event{Type: audit.LoginThrottled, ClientID: req.client.ID, ClientIP: ipString(req.clientIP),
+			Limit: s.throttledLimit(ctx, throttleKeys)})
 		return tokenResponse{}, &Error{Code: CodeTemporarilyUnavailable,
 			Description: "too many failed login attempts; retry later", retryAfter: wait, throttled: true}
 	}
 
-	user, err := s.checkPassword(ctx, username, pw)
+	user, failure, err := s.checkPassword(ctx, username, pw)
 	if errors.Is(err, &Error{Code: CodeInvalidGrant}) {
 		// The reservation stays: it is this failure's count, kept even if
 		// the caller hangs up (a guess whose answer was never read still
 		// counts).
+		s.emitLoginFailed(ctx, req, failure)
 		return tokenResponse{}, err
 	}
 	// Anything else did not fail a guess: the password was right, or it was
@@ -68,7 +72,32 @@ func (s *Server) passwordGrant(ctx context.Context, req grantRequest) (tokenResp
 	if scope == nil {
 		scope = req.client.Scopes
 	}
-	return s.issueLoginTokens(ctx, req, user, scope)
+	resp, err := s.issueLoginTokens(ctx, req, user, scope)
+	if errors.Is(err, &Error{Code: CodeInvalidGrant}) {
+		s.emitLoginFailed(ctx, req, loginFailure{reason: audit.ReasonCredentialsChanged, subject: user.ID})
+	}
+	return resp, err
+}
+
+// throttledLimit says which limit refused a login, for login.throttled:
+// LoginThrottle.Reserve reports only the wait. It asks again for the
+// per-IP key alone (keys[1]): if that reservation succeeds, the per-IP
+// limit was not reached, so the per-user one was, and the probe is given
+// back at once. While the probe holds its count, a concurrent login from
+// the same IP one short of the IP limit may be refused; that errs towards
+// refusing, and happens only to a client already being throttled. An error
+// reports the user limit, the narrower claim.
+func (s *Server) throttledLimit(ctx context.Context, keys []store.ThrottleKey) string {
+	ipKey := keys[1:]
+	wait, err := s.cfg.Throttle.Reserve(ctx, ipKey)
+	switch {
+	case err != nil:
+		return audit.LimitUser
+	case wait > 0:
+		return audit.LimitIP
+	}
+	s.releaseLoginAttempt(ctx, ipKey)
+	return audit.LimitUser
 }
 
 // releaseLoginAttempt gives back a throttle reservation, even if the caller
@@ -84,23 +113,26 @@ func (s *Server) releaseLoginAttempt(ctx context.Context, keys []store.ThrottleK
 
 // checkPassword verifies the credentials and returns the user. Unknown,
 // disabled and wrong-password users all cost one password verification and
-// all get errBadCredentials.
-func (s *Server) checkPassword(ctx context.Context, username, pw string) (store.User, error) {
+// all get errBadCredentials; the loginFailure says which it was (for the
+// audit log only).
+func (s *Server) checkPassword(ctx context.Context, username, pw string) (store.User, loginFailure, error) {
 	if len(pw) > password.MaxPasswordBytes {
 		// Refused without hashing: hashing megabytes is a DoS vector. The
-		// length is the caller's own knowledge, so this leaks nothing.
-		return store.User{}, errBadCredentials()
+		// length is the caller's own knowledge, so this leaks nothing. The
+		// user is not looked up, so the reason cannot say more.
+		return store.User{}, loginFailure{reason: audit.ReasonInvalidCredentials}, errBadCredentials()
 	}
 	user, err := s.cfg.Users.UserByName(ctx, username)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
-			return store.User{}, passwordErr(err)
+			return store.User{}, loginFailure{reason: audit.ReasonUnknownUser}, passwordErr(err)
 		}
-		return store.User{}, errBadCredentials()
+		return store.User{}, loginFailure{reason: audit.ReasonUnknownUser}, errBadCredentials()
 	case err != nil:
-		return store.User{}, storeErr("user lookup", err)
+		return store.User{}, loginFailure{}, storeErr("user lookup", err)
 	}
+	wrong := loginFailure{reason: audit.ReasonWrongPassword, subject: user.ID}
 
 	ok, needsRehash, err := s.hasher.Verify(ctx, pw, user.PasswordHash)
 	switch {
@@ -109,21 +141,24 @@ func (s *Server) checkPassword(ctx context.Context, username, pw string) (store.
 		// usual answer, at the usual cost.
 		s.logger.ErrorContext(ctx, "tokenserver: stored password hash is malformed", "user_id", user.ID)
 		if err := s.hasher.VerifyDummy(ctx, pw); err != nil {
-			return store.User{}, passwordErr(err)
+			return store.User{}, wrong, passwordErr(err)
 		}
-		return store.User{}, errBadCredentials()
+		return store.User{}, wrong, errBadCredentials()
 	case err != nil:
-		return store.User{}, passwordErr(err)
+		return store.User{}, wrong, passwordErr(err)
 	}
 	// A disabled user still paid for Verify above, so the answer's timing
 	// does not reveal the flag.
-	if !ok || user.Disabled {
-		return store.User{}, errBadCredentials()
+	switch {
+	case !ok:
+		return store.User{}, wrong, errBadCredentials()
+	case user.Disabled:
+		return store.User{}, loginFailure{reason: audit.ReasonDisabled, subject: user.ID}, errBadCredentials()
 	}
 	if needsRehash {
 		s.upgradePasswordHash(ctx, user, pw)
 	}
-	return user, nil
+	return user, loginFailure{}, nil
 }
 
 // passwordErr maps hasher errors: ErrTooLong is a bad credential, anything
@@ -221,11 +256,13 @@ func (s *Server) issueLoginTokens(ctx context.Context, req grantRequest, user st
 			return tokenResponse{}, storeErr("create refresh family", err)
 		}
 		resp.RefreshToken = token
+		s.emitLoginSucceeded(ctx, req, user, family.ID)
 		return resp, nil
 	}
 	if err := s.confirmCredentials(ctx, user); err != nil {
 		return tokenResponse{}, err
 	}
+	s.emitLoginSucceeded(ctx, req, user, "")
 	return resp, nil
 }
 
@@ -264,4 +301,11 @@ func (s *Server) sessionOwnerGone(ctx context.Context, clientID string) error {
 		return storeErr("client lookup", err)
 	}
 	return errBadCredentials()
+}
+
+// emitLoginSucceeded reports a login; familyID is empty when no session
+// was started (the client may not refresh).
+func (s *Server) emitLoginSucceeded(ctx context.Context, req grantRequest, user store.User, familyID string) {
+	s.emit(ctx, audit.Event{Type: audit.LoginSucceeded, ClientID: req.client.ID, Subject: user.ID,
+		ClientIP: ipString(req.clientIP), FamilyID: familyID})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 )
@@ -52,6 +53,8 @@ func (s *Server) refreshGrant(ctx context.Context, req grantRequest) (tokenRespo
 	case errors.Is(err, store.ErrScope):
 		return tokenResponse{}, newError(CodeInvalidScope, "requested scope exceeds the granted scope", nil)
 	case errors.Is(err, store.ErrReused):
+		s.emit(ctx, audit.Event{Type: audit.RefreshReuseDetected, ClientID: req.client.ID, Subject: family.UserID,
+			ClientIP: ipString(req.clientIP), FamilyID: family.ID})
 		s.revokeReusedFamily(ctx, req, family)
 		return tokenResponse{}, errBadRefreshToken()
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExpired), errors.Is(err, store.ErrRevoked):
@@ -76,6 +79,8 @@ func (s *Server) refreshGrant(ctx context.Context, req grantRequest) (tokenRespo
 	if err != nil {
 		return tokenResponse{}, err
 	}
+	s.emit(ctx, audit.Event{Type: audit.TokenRefreshed, ClientID: req.client.ID, Subject: family.UserID,
+		ClientIP: ipString(req.clientIP), FamilyID: family.ID})
 	return tokenResponse{
 		AccessToken:  access,
 		TokenType:    "Bearer",
@@ -104,7 +109,7 @@ func (s *Server) revokeReusedFamily(ctx context.Context, req grantRequest, famil
 	s.logger.WarnContext(ctx, "tokenserver: refresh token reuse; session revoked",
 		"sid", family.ID, "client_id", req.client.ID, "user_id", family.UserID)
 	if err := s.withSessions(func(ss *sessions.Service) error {
-		return ss.RevokeSession(ctx, family.ID, s.maxAccessTokenTTL(req.client))
+		return ss.RevokeSession(ctx, family.ID, s.maxAccessTokenTTL(req.client), audit.CauseReuse)
 	}); err != nil {
 		s.logger.ErrorContext(ctx, "tokenserver: recording session revocation", "sid", family.ID, "error", err)
 	}

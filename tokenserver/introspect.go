@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -101,6 +102,7 @@ func (s *Server) authenticateConfidentialClient(ctx context.Context, r *http.Req
 		return store.Client{}, err
 	}
 	if client.Public() {
+		s.emitClientAuthFailed(ctx, r, audit.ReasonPublicClient, &client)
 		return store.Client{}, errInvalidClient()
 	}
 	return client, nil

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/store/feedwire"
 )
@@ -49,6 +50,7 @@ func (s *Server) activeRevocationsJSON(ctx context.Context, now time.Time) ([]by
 // authenticated confidential clients (the resource servers).
 func (s *Server) authenticateBasicClient(ctx context.Context, r *http.Request) (store.Client, error) {
 	if r.Header.Get("Authorization") == "" {
+		s.emitClientAuthFailed(ctx, r, audit.ReasonNoCredentials, nil)
 		return store.Client{}, newError(CodeInvalidClient, "client authentication required", nil)
 	}
 	// An empty form: a GET has no body, and credentials in the query

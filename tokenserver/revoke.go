@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 )
@@ -77,6 +78,13 @@ func (s *Server) revokeAccessToken(ctx context.Context, client store.Client, tok
 	}); err != nil {
 		return true, storeErr("revoke: access token", err)
 	}
+	// client_credentials tokens have the client as subject, not a user.
+	subject := claims.Subject
+	if subject == client.ID {
+		subject = ""
+	}
+	s.emit(ctx, audit.Event{Type: audit.TokenRevoked, ClientID: client.ID, Subject: subject,
+		FamilyID: claims.SessionID, Kind: audit.KindAccess})
 	return true, nil
 }
 
@@ -107,9 +115,13 @@ func (s *Server) revokeRefreshToken(ctx context.Context, client store.Client, to
 	// The writes must all land even if the client hangs up mid-way.
 	ctx, cancel := detached(ctx)
 	defer cancel()
-	if err := s.withSessions(func(ss *sessions.Service) error { return ss.RevokeSession(ctx, family.ID, s.maxAccessTokenTTL(client)) }); err != nil {
+	if err := s.withSessions(func(ss *sessions.Service) error {
+		return ss.RevokeSession(ctx, family.ID, s.maxAccessTokenTTL(client), audit.CauseRevoke)
+	}); err != nil {
 		return true, storeErr("revoke: session", err)
 	}
+	s.emit(ctx, audit.Event{Type: audit.TokenRevoked, ClientID: client.ID, Subject: family.UserID,
+		FamilyID: family.ID, Kind: audit.KindRefresh})
 	return true, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/sessions"
 )
 
@@ -26,6 +27,7 @@ type Server struct {
 	now    func() time.Time
 	logger *slog.Logger
 	hasher passwordHasher
+	audit  audit.Sink
 
 	// grants maps a grant_type to its implementation; dispatch consults it.
 	grants map[string]grant
@@ -68,6 +70,7 @@ func New(cfg Config) (*Server, error) {
 		now:    cfg.Now,
 		logger: cfg.Logger,
 		hasher: cfg.Hasher,
+		audit:  audit.OrDiscard(cfg.Audit),
 		base:   strings.TrimSuffix(cfg.Issuer, "/"),
 
 		readyTimeout: defaultReadyTimeout,
@@ -165,7 +168,7 @@ func (s *Server) sessionService() (*sessions.Service, error) {
 	}
 	return sessions.New(sessions.Config{
 		Users: s.cfg.Users, Refresh: s.cfg.Refresh, Revocations: s.cfg.Revocations, Feed: s.cfg.Feed,
-		AccessTokenTTL: s.cfg.AccessTokenTTL, Now: s.cfg.Now, Logger: s.cfg.Logger,
+		AccessTokenTTL: s.cfg.AccessTokenTTL, Now: s.cfg.Now, Logger: s.cfg.Logger, Audit: s.cfg.Audit,
 	})
 }
 

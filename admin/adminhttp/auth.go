@@ -47,52 +47,53 @@ func unauthorized(code, description string) *problem {
 // ScopeAdmin or the area's scope. A token issued to a user never
 // authorizes, whatever its scope: a client registered for the password
 // grant with the admin scope must not make every user an administrator.
-func (h *handler) authorize(r *http.Request, area string) error {
+// actor is the admin client's id.
+func (h *handler) authorize(r *http.Request, area string) (actor string, err error) {
 	values := r.Header.Values("Authorization")
 	if len(values) == 0 {
-		return unauthorized("", "")
+		return "", unauthorized("", "")
 	}
 	if len(values) > 1 {
 		p := newProblem(http.StatusBadRequest, TypeMalformed, "Malformed request", "repeated Authorization header")
 		p.wwwAuthenticate = challenge("invalid_request", "The Authorization header is malformed", "")
-		return p
+		return "", p
 	}
 	scheme, token, _ := strings.Cut(values[0], " ")
 	// RFC 6750 §3.1: a request without bearer credentials gets no error code.
 	if !strings.EqualFold(scheme, "Bearer") {
-		return unauthorized("", "")
+		return "", unauthorized("", "")
 	}
 	token = strings.TrimLeft(token, " ")
 	if token == "" {
 		p := newProblem(http.StatusBadRequest, TypeMalformed, "Malformed request", "empty bearer token")
 		p.wwwAuthenticate = challenge("invalid_request", "The Authorization header is malformed", "")
-		return p
+		return "", p
 	}
 	claims, err := h.verifier.Verify(r.Context(), token)
 	switch {
 	case errors.Is(err, verifier.ErrExpired):
-		return unauthorized("invalid_token", "The access token expired")
+		return "", unauthorized("invalid_token", "The access token expired")
 	case errors.Is(err, verifier.ErrRevoked):
-		return unauthorized("invalid_token", "The access token has been revoked")
+		return "", unauthorized("invalid_token", "The access token has been revoked")
 	case errors.Is(err, verifier.ErrInvalidToken):
-		return unauthorized("invalid_token", "The access token is invalid")
+		return "", unauthorized("invalid_token", "The access token is invalid")
 	case err != nil:
 		// Revocation status unknown: fail closed (verifier.ErrRevocationUnavailable).
 		p := newProblem(http.StatusServiceUnavailable, TypeUnavailable, "Temporarily unavailable",
 			"the token's revocation status cannot be checked")
 		p.retryAfter = 5e9
-		return p
+		return "", p
 	}
 	if claims.SID != "" || claims.Subject != claims.ClientID {
 		p := newProblem(http.StatusForbidden, TypeForbidden, "Forbidden",
 			"the admin API accepts only an admin client's own token (client_credentials), not a user's")
 		p.wwwAuthenticate = challenge("insufficient_scope", "A client_credentials token is required", area)
-		return p
+		return "", p
 	}
 	if !claims.HasScope(ScopeAdmin) && !claims.HasScope(area) {
 		p := newProblem(http.StatusForbidden, TypeForbidden, "Forbidden", "the access token lacks the scope "+area+" (or "+ScopeAdmin+")")
 		p.wwwAuthenticate = challenge("insufficient_scope", "The access token lacks a required scope", area)
-		return p
+		return "", p
 	}
-	return nil
+	return claims.ClientID, nil
 }

@@ -43,6 +43,8 @@ type fixture struct {
 	mem    *memory.Store
 	svc    *admin.Service
 	router routers.Router
+	// events records the admin service's audit events.
+	events *auditRecorder
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -73,8 +75,9 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	events := &auditRecorder{}
 	svc, err := admin.New(admin.Config{Users: mem, Clients: mem, Refresh: mem, Sessions: sess, Hasher: hasher, KeyManager: km,
-		CheckPassword: password.Policy{}.Check})
+		CheckPassword: password.Policy{}.Check, Audit: events})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +121,7 @@ func newFixture(t *testing.T) *fixture {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	f := &fixture{t: t, url: issuer, mem: mem, svc: svc}
+	f := &fixture{t: t, url: issuer, mem: mem, svc: svc, events: events}
 	f.router = loadRouter(t, issuer)
 	return f
 }

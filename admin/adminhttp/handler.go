@@ -57,9 +57,11 @@ func New(cfg Config) (http.Handler, error) {
 	})
 	route := func(pattern, area string, fn func(http.ResponseWriter, *http.Request) error) {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			err := h.authorize(r, area)
+			actor, err := h.authorize(r, area)
 			if err == nil {
-				err = fn(w, r)
+				// The admin client's id is who acts, in the admin.* audit
+				// events.
+				err = fn(w, r.WithContext(admin.WithActor(r.Context(), actor)))
 			}
 			if err != nil {
 				writeProblem(w, r, h.logger, err)

@@ -26,6 +26,7 @@ type adminFlags struct {
 	accessTTL time.Duration
 	// dbOnly is set for commands that touch PostgreSQL only.
 	dbOnly bool
+	audit  auditFlags
 }
 
 // registerDB registers the settings of a command that reads or writes the
@@ -33,6 +34,7 @@ type adminFlags struct {
 func (a *adminFlags) registerDB(fs *flag.FlagSet) {
 	a.dbOnly = true
 	a.store.registerDatabase(fs, false)
+	a.audit.registerLog(fs)
 }
 
 // register registers the settings of a command that revokes (or signs):
@@ -40,6 +42,7 @@ func (a *adminFlags) registerDB(fs *flag.FlagSet) {
 func (a *adminFlags) register(fs *flag.FlagSet) {
 	a.store.registerDatabase(fs, false)
 	a.store.registerRedis(fs)
+	a.audit.registerLog(fs)
 	fs.DurationVar(&a.accessTTL, "access-token-ttl", tokenserver.DefaultAccessTokenTTL,
 		"the least time a revocation is remembered; the lifetimes recorded by running servers and clients' own lifetimes lengthen it")
 }
@@ -55,7 +58,15 @@ func openAdmin(ctx context.Context, e env, a *adminFlags) (*backends, error) {
 	if a.dbOnly {
 		level = "error" // no Redis to warn about: this command needs none
 	}
-	return openBackends(ctx, &a.store, time.Now, newLogger(e.stderr, level, "text"))
+	b, err := openBackends(ctx, &a.store, time.Now, newLogger(e.stderr, level, "text"))
+	if err != nil {
+		return nil, err
+	}
+	if err := openAdminAudit(ctx, e, a, b); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 func runMigrate(ctx context.Context, e env, args []string) error {

@@ -29,7 +29,7 @@ func withAdminAPI(ctx context.Context, cfg *serveConfig, b *backends, srv *token
 	// Passwords set through the API meet the default policy (SP 800-63B
 	// §3.1.1.2: a minimum length, no composition rules), as the CLI's do.
 	svc, err := admin.New(admin.Config{Users: b.users, Clients: b.clients, Refresh: b.refresh,
-		Sessions: sess, Hasher: hasher, KeyManager: km, Now: now, CheckPassword: password.Policy{}.Check})
+		Sessions: sess, Hasher: hasher, KeyManager: km, Now: now, CheckPassword: password.Policy{}.Check, Audit: b.audit})
 	if err != nil {
 		return nil, err
 	}

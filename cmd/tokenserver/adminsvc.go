@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/admin"
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/tokenserver"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
@@ -28,7 +29,7 @@ func adminService(b *backends, a *adminFlags, keyCfg keys.Config, opts ...func(*
 		return nil, err
 	}
 	cfg := admin.Config{Users: b.users, Clients: b.clients, Refresh: b.refresh,
-		Sessions: sess, Hasher: hasher, Keys: keyCfg}
+		Sessions: sess, Hasher: hasher, Keys: keyCfg, Audit: b.audit, Actor: audit.ActorCLI}
 	for _, o := range opts {
 		o(&cfg)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenserver/tokenserver/audit"
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
@@ -125,6 +126,9 @@ type backends struct {
 	// memory is true for the embedded default.
 	memory  bool
 	closers []func()
+	// audit receives the audit events of everything built on these
+	// backends (sessions, admin, keys); nil means none.
+	audit audit.Sink
 }
 
 // sessions returns the session service over these backends. accessTTL is
@@ -132,7 +136,7 @@ type backends struct {
 func (b *backends) sessions(accessTTL time.Duration, now func() time.Time, logger *slog.Logger) (*sessions.Service, error) {
 	return sessions.New(sessions.Config{
 		Users: b.users, Refresh: b.refresh, Revocations: b.revocations, Feed: b.feed,
-		Lifetimes: b.lifetimes, AccessTokenTTL: accessTTL, Now: now, Logger: logger,
+		Lifetimes: b.lifetimes, AccessTokenTTL: accessTTL, Now: now, Logger: logger, Audit: b.audit,
 	})
 }
 

@@ -57,7 +57,7 @@ func parseKeysFlags(ctx context.Context, e env, name string, args []string, extr
 func (k *keysFlags) config(b *backends, sealer *keys.Sealer) keys.Config {
 	return keys.Config{
 		Store: b.keys, Sealer: sealer, Algorithm: k.signingAlg, MaxAge: k.maxAge,
-		MaxTokenTTL: k.admin.accessTTL, Now: time.Now,
+		MaxTokenTTL: k.admin.accessTTL, Now: time.Now, Audit: b.audit,
 	}
 }
 

@@ -71,6 +71,23 @@ func newServeMetrics(f metricsFlags) *serveMetrics {
 	}
 }
 
+// registerer is where the security counters register; nil when metrics
+// are off.
+func (m *serveMetrics) registerer() prometheus.Registerer {
+	if m == nil {
+		return nil
+	}
+	return m.reg
+}
+
+// clients is the client-label allowlist (--metrics-clients).
+func (m *serveMetrics) clients() []string {
+	if m == nil {
+		return nil
+	}
+	return m.flags.clients
+}
+
 // onRequest is tokenserver.Config.OnRequest.
 func (m *serveMetrics) onRequest() func(context.Context, tokenserver.RequestRecord) {
 	if m == nil {

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/tokenserver"
@@ -59,6 +60,7 @@ type serveConfig struct {
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
+	audit           auditFlags
 }
 
 const (
@@ -104,6 +106,7 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
 	c.metrics.register(fs)
+	c.audit.registerServe(fs)
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return nil, err
 	}
@@ -226,6 +229,14 @@ func runServe(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer b.Close()
+	// Before anything that emits is built: sessions, keys, the admin
+	// service and the server all take b.audit.
+	auditSink, closeAudit, err := serveAudit(cfg.audit, e.stdout, now, logger, obs.registerer(), obs.clients())
+	if err != nil {
+		return err
+	}
+	defer closeAudit() // after Shutdown: every event of a drained request is written
+	b.audit = auditSink
 	if b.pg != nil && cfg.migrate {
 		if err := b.pg.Migrate(ctx); err != nil {
 			return fmt.Errorf("migrate: %w", err)
@@ -308,6 +319,8 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Keys:           km,
 		Hasher:         hasher,
 		Sessions:       sess,
+		Audit:          b.audit,
+		AuditReasons:   cfg.audit.reasons,
 		Now:            now,
 		Logger:         logger,
 		Ready:          append(b.ready, func(context.Context) error { return km.Ready() }),
@@ -452,6 +465,7 @@ func newKeyManager(ctx context.Context, cfg *serveConfig, b *backends, sealer *k
 		MaxTokenTTL:       maxTTL,
 		Now:               now,
 		Logger:            logger,
+		Audit:             b.audit,
 	}
 	if cfg.keyFile != "" {
 		static, err := keys.LoadPEMFiles(cfg.keyFile, cfg.nextKeyFiles, cfg.retiredKeyFiles)
