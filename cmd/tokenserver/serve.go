@@ -16,7 +16,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/tokenserver"
