@@ -15,9 +15,7 @@ import (
 // Remove when the observability branch lands.
 func pendingFlags() map[string]string {
 	return map[string]string{
-		"metrics-addr": "TOKENSERVER_METRICS_ADDR",
-		"drain-delay":  "TOKENSERVER_DRAIN_DELAY",
-		"audit-log":    "TOKENSERVER_AUDIT_LOG",
+		"drain-delay": "TOKENSERVER_DRAIN_DELAY",
 	}
 }
 
