@@ -50,7 +50,7 @@ func BenchmarkIssueAccessToken(b *testing.B) {
 	now := h.clock.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := h.srv.issueAccessToken(client, sess, now); err != nil {
+		if _, _, err := h.srv.issueAccessToken(b.Context(), client, sess, now); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
@@ -86,6 +88,12 @@ type Config struct {
 	// handler returns (request metrics, the access log). It runs on the
 	// request's goroutine and must be cheap.
 	OnRequest func(ctx context.Context, rec RequestRecord)
+	// TracerProvider, if set, gets a span per grant ("grant password",
+	// attributes oauth.grant_type, oauth.client_id and oauth.error) and per
+	// access-token signature, under the span in the request's context (the
+	// HTTP server span is the caller's: wrap Handler with otelhttp). Nil:
+	// no tracing, no cost.
+	TracerProvider trace.TracerProvider
 	// TrustedProxies are CIDRs (or single addresses) of reverse proxies.
 	// When the peer address is in one of them, the client IP is taken from
 	// X-Forwarded-For (the right-most address not itself trusted). Empty:

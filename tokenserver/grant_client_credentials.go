@@ -17,7 +17,7 @@ import (
 // client), no `sid` (there is no session) and no `username`. No refresh
 // token is issued (§4.4.3: one SHOULD NOT be included); the client asks
 // again with its credentials.
-func (s *Server) clientCredentialsGrant(_ context.Context, req grantRequest) (tokenResponse, error) {
+func (s *Server) clientCredentialsGrant(ctx context.Context, req grantRequest) (tokenResponse, error) {
 	if UserIDShaped(req.client.ID) {
 		// A user's `sub` revocation (set-password, disable, revoke-sessions)
 		// names the user's UUID; a client id of that form could be denied
@@ -34,7 +34,7 @@ func (s *Server) clientCredentialsGrant(_ context.Context, req grantRequest) (to
 		scope = req.client.Scopes
 	}
 	// No user, so no roles or attributes, whatever the registration says.
-	access, ttl, err := s.issueAccessToken(req.client, session{userID: req.client.ID, scope: scope}, req.now)
+	access, ttl, err := s.issueAccessToken(ctx, req.client, session{userID: req.client.ID, scope: scope}, req.now)
 	if err != nil {
 		return tokenResponse{}, err
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tokenserver/tokenserver/sessions"
 )
 
@@ -26,6 +28,8 @@ type Server struct {
 	now    func() time.Time
 	logger *slog.Logger
 	hasher passwordHasher
+	// tracer is Config.TracerProvider's tracer; nil when tracing is off.
+	tracer trace.Tracer
 
 	// grants maps a grant_type to its implementation; dispatch consults it.
 	grants map[string]grant
@@ -68,6 +72,7 @@ func New(cfg Config) (*Server, error) {
 		now:    cfg.Now,
 		logger: cfg.Logger,
 		hasher: cfg.Hasher,
+		tracer: newTracer(cfg.TracerProvider),
 		base:   strings.TrimSuffix(cfg.Issuer, "/"),
 
 		readyTimeout: defaultReadyTimeout,
