@@ -103,9 +103,9 @@ func spanLabel(s *tracepb.Span) string {
 }
 
 // postToken sends a token request as a traced caller would.
-func postToken(t *testing.T, baseURL, traceparent, clientID, secret string, form url.Values) map[string]string {
+func postToken(t *testing.T, s *server, traceparent, clientID, secret string, form url.Values) map[string]string {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, baseURL+"/token", strings.NewReader(form.Encode()))
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func postToken(t *testing.T, baseURL, traceparent, clientID, secret string, form
 	raw, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(raw, &body)
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("token: status %d: %s", resp.StatusCode, raw)
+		t.Fatalf("token: status %d: %s\nserver log:\n%s", resp.StatusCode, raw, s.stderr.String())
 	}
 	return body
 }
@@ -151,9 +151,9 @@ func TestTracesOnProductionStores(t *testing.T) {
 		loginTrace, loginCaller     = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 		refreshTrace, refreshCaller = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	)
-	login := postToken(t, s.URL, "00-"+loginTrace+"-"+loginCaller+"-01", "app", secret,
+	login := postToken(t, s, "00-"+loginTrace+"-"+loginCaller+"-01", "app", secret,
 		url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}})
-	next := postToken(t, s.URL, "00-"+refreshTrace+"-"+refreshCaller+"-01", "app", secret,
+	next := postToken(t, s, "00-"+refreshTrace+"-"+refreshCaller+"-01", "app", secret,
 		url.Values{"grant_type": {"refresh_token"}, "refresh_token": {login["refresh_token"]}})
 	// Shutdown flushes the batch: every span is at the collector when
 	// run returns.
