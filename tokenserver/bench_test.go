@@ -1,10 +1,15 @@
 package tokenserver
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+
+	"github.com/tokenserver/tokenserver/internal/telemetry"
 )
 
 // BenchmarkPasswordGrant measures the token endpoint around the password
@@ -50,7 +55,7 @@ func BenchmarkIssueAccessToken(b *testing.B) {
 	now := h.clock.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := h.srv.issueAccessToken(client, sess, now); err != nil {
+		if _, _, err := h.srv.issueAccessToken(b.Context(), client, sess, now); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -112,5 +117,48 @@ func BenchmarkRevokeAccessToken(b *testing.B) {
 		if rec := h.revokeReq(body, auth); rec.Code != http.StatusOK {
 			b.Fatalf("status %d: %s", rec.Code, rec.Body)
 		}
+	}
+}
+
+// discardExporter accepts every span and keeps none: the cost of tracing
+// up to the exporter, without a collector.
+type discardExporter struct{}
+
+func (discardExporter) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discardExporter) Shutdown(context.Context) error                             { return nil }
+
+// BenchmarkRefreshGrantTracing is BenchmarkRefreshGrant with tracing off
+// (nil TracerProvider, no middleware: the production default) and on
+// (otelhttp, the grant and signing spans, every request sampled, batched
+// to an exporter that discards).
+func BenchmarkRefreshGrantTracing(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		on   bool
+	}{{"off", false}, {"on", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			h := newHarness(b, func(h *harness, c *Config) {
+				if !tc.on {
+					return
+				}
+				tr := telemetry.New(discardExporter{}, nil, false)
+				b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+				c.TracerProvider = tr.TracerProvider()
+				h.wrap = tr.Handler
+			})
+			rt := h.login("").RefreshToken
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := h.refresh(rt)
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+				var tj tokenJSON
+				if err := json.Unmarshal(rec.Body.Bytes(), &tj); err != nil {
+					b.Fatal(err)
+				}
+				rt = tj.RefreshToken
+			}
+		})
 	}
 }

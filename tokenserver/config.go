@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/audit"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
@@ -95,6 +97,12 @@ type Config struct {
 	// otherwise every bad-credentials failure is invalid_credentials with
 	// no subject, so the audit log cannot be used to enumerate accounts.
 	AuditReasons bool
+	// TracerProvider, if set, gets a span per grant ("grant password",
+	// attributes oauth.grant_type, oauth.client_id and oauth.error) and per
+	// access-token signature, under the span in the request's context (the
+	// HTTP server span is the caller's: wrap Handler with otelhttp). Nil:
+	// no tracing, no cost.
+	TracerProvider trace.TracerProvider
 	// TrustedProxies are CIDRs (or single addresses) of reverse proxies.
 	// When the peer address is in one of them, the client IP is taken from
 	// X-Forwarded-For (the right-most address not itself trusted). Empty:

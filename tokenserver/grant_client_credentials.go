@@ -35,7 +35,7 @@ func (s *Server) clientCredentialsGrant(ctx context.Context, req grantRequest) (
 		scope = req.client.Scopes
 	}
 	// No user, so no roles or attributes, whatever the registration says.
-	access, ttl, err := s.issueAccessToken(req.client, session{userID: req.client.ID, scope: scope}, req.now)
+	access, ttl, err := s.issueAccessToken(ctx, req.client, session{userID: req.client.ID, scope: scope}, req.now)
 	if err != nil {
 		return tokenResponse{}, err
 	}

@@ -226,7 +226,7 @@ func (s *Server) issueLoginTokens(ctx context.Context, req grantRequest, user st
 		}
 		sess.familyID = family.ID
 	}
-	access, ttl, err := s.issueAccessToken(req.client, sess, req.now)
+	access, ttl, err := s.issueAccessToken(ctx, req.client, sess, req.now)
 	if err != nil {
 		return tokenResponse{}, err
 	}

@@ -75,7 +75,7 @@ func (s *Server) refreshGrant(ctx context.Context, req grantRequest) (tokenRespo
 	// login shows in this token (a profile change ends no session).
 	sess := session{userID: family.UserID, username: family.Username, familyID: family.ID, scope: accessScope,
 		roles: family.UserRoles, attributes: family.UserAttributes}
-	access, ttl, err := s.issueAccessToken(req.client, sess, req.now)
+	access, ttl, err := s.issueAccessToken(ctx, req.client, sess, req.now)
 	if err != nil {
 		return tokenResponse{}, err
 	}

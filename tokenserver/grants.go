@@ -56,7 +56,7 @@ type tokenResponse struct {
 // handleToken is the token endpoint (RFC 6749 §3.2). Every grant passes
 // through the same steps, so none can skip client authentication or the
 // grant and scope checks.
-func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) (err error) {
 	f, err := parseForm(w, r)
 	if err != nil {
 		return err
@@ -67,15 +67,17 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 	g, ok := s.grants[grantType]
-	if ok {
-		recordOf(ctx).setGrantType(grantType)
-	} else {
-		recordOf(ctx).setGrantType(GrantOther)
+	if !ok {
+		grantType = GrantOther
 	}
+	recordOf(ctx).setGrantType(grantType)
+	ctx, span := s.startGrantSpan(ctx, grantType)
+	defer func() { endGrantSpan(span, err) }()
 	client, err := s.authenticateClient(ctx, r, f)
 	if err != nil {
 		return err
 	}
+	span.SetAttributes(attrClientID.String(client.ID))
 	// Unknown grant types first: unauthorized_client is only meaningful for
 	// a grant the server implements (§5.2).
 	if !ok {

@@ -96,6 +96,9 @@ type harness struct {
 	hasher *password.Hasher
 	srv    *Server
 	logs   *syncBuffer
+	// wrap, if set, wraps the server's handler (tracing tests put the
+	// otelhttp middleware around it, as cmd/tokenserver does).
+	wrap func(http.Handler) http.Handler
 }
 
 // testHasherConfig is a real argon2id hasher at parameters small enough
@@ -226,7 +229,11 @@ func (h *harness) do(method, target, body string, opts ...reqOption) *httptest.R
 		o(r)
 	}
 	rec := httptest.NewRecorder()
-	h.srv.Handler().ServeHTTP(rec, r)
+	handler := h.srv.Handler()
+	if h.wrap != nil {
+		handler = h.wrap(handler)
+	}
+	handler.ServeHTTP(rec, r)
 	return rec
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/audit"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tokenserver/tokenserver/sessions"
 )
 
@@ -28,6 +30,8 @@ type Server struct {
 	logger *slog.Logger
 	hasher passwordHasher
 	audit  audit.Sink
+	// tracer is Config.TracerProvider's tracer; nil when tracing is off.
+	tracer trace.Tracer
 
 	// grants maps a grant_type to its implementation; dispatch consults it.
 	grants map[string]grant
@@ -71,6 +75,7 @@ func New(cfg Config) (*Server, error) {
 		logger: cfg.Logger,
 		hasher: cfg.Hasher,
 		audit:  audit.OrDiscard(cfg.Audit),
+		tracer: newTracer(cfg.TracerProvider),
 		base:   strings.TrimSuffix(cfg.Issuer, "/"),
 
 		readyTimeout: defaultReadyTimeout,

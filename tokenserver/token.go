@@ -1,6 +1,7 @@
 package tokenserver
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -8,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/tokenserver/tokenserver/store"
 )
@@ -77,7 +80,7 @@ type session struct {
 
 // issueAccessToken signs an RFC 9068 access token for client and session,
 // returning it and its lifetime.
-func (s *Server) issueAccessToken(client store.Client, sess session, now time.Time) (string, time.Duration, error) {
+func (s *Server) issueAccessToken(ctx context.Context, client store.Client, sess session, now time.Time) (string, time.Duration, error) {
 	ttl := effective(client.AccessTokenTTL, s.cfg.AccessTokenTTL)
 	aud := s.cfg.Audience
 	if len(client.Audience) > 0 {
@@ -105,7 +108,12 @@ func (s *Server) issueAccessToken(client store.Client, sess session, now time.Ti
 	if payload, err = appendClaims(payload, attrs); err != nil {
 		return "", 0, err
 	}
+	_, span := s.startSpan(ctx, "sign access token")
 	token, err := s.cfg.Keys.Sign(payload)
+	if err != nil {
+		span.SetStatus(codes.Error, "sign failed")
+	}
+	span.End()
 	if err != nil {
 		return "", 0, fmt.Errorf("tokenserver: sign access token: %w", err)
 	}

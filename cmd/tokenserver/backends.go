@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/audit"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
@@ -32,6 +34,9 @@ type storeFlags struct {
 	redisPrefix        string
 	kek                string
 	kekFile            string
+	// tracerProvider is not a flag: serve sets it when tracing is on
+	// (OTEL_* environment), and the stores then make query spans.
+	tracerProvider trace.TracerProvider
 }
 
 // register registers every storage setting of `serve`.
@@ -168,6 +173,7 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 		ConnectTimeout:   f.dbConnectTimeout,
 		StatementTimeout: f.dbStatementTimeout,
 		QueryTimeout:     f.dbQueryTimeout,
+		TracerProvider:   f.tracerProvider,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
@@ -193,7 +199,7 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 		b.feed = b.local
 		return b, nil
 	}
-	rd, err := redis.Open(ctx, redis.Config{URL: f.redisURL, Prefix: f.redisPrefix})
+	rd, err := redis.Open(ctx, redis.Config{URL: f.redisURL, Prefix: f.redisPrefix, TracerProvider: f.tracerProvider})
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("REDIS_URL: %w", err)

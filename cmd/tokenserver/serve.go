@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tokenserver/tokenserver/internal/telemetry"
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/tokenserver"
@@ -217,6 +218,21 @@ func runServe(ctx context.Context, e env, args []string) error {
 	logger := newLogger(e.stderr, cfg.logLevel, cfg.logFormat)
 	now := time.Now
 	obs := newServeMetrics(cfg.metrics)
+	// Tracing is configured by the standard OTEL_* variables (off unless
+	// an OTLP endpoint or exporter is set). Deferred first, so it runs
+	// last: the spans of the requests drained by Shutdown are exported.
+	tracing, err := telemetry.Setup(ctx, e.getenv, version, logger)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracing.Shutdown(flushCtx); err != nil {
+			logger.Warn("flushing traces", "err", err)
+		}
+	}()
+	cfg.store.tracerProvider = tracing.TracerProvider()
 	// Checked before connecting: without a KEK we refuse to store keys.
 	sealer, err := cfg.store.sealer()
 	if err != nil {
@@ -249,7 +265,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		},
 		MaxConcurrent: hashSlots(cfg, e.getenv, os.DirFS("/"), runtime.GOMAXPROCS(0), logger),
 		QueueTimeout:  cfg.hashQueue,
-		Observer:      obs.hashObserver(),
+		Observer:      password.JoinObservers(obs.hashObserver(), tracing.HashObserver()),
 	})
 	if err != nil {
 		return fmt.Errorf("password hashing settings: %w", err)
@@ -322,6 +338,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		AuditReasons:   cfg.audit.reasons,
 		Now:            now,
 		Logger:         logger,
+		TracerProvider: tracing.TracerProvider(),
 		Ready:          append(b.ready, func(context.Context) error { return km.Ready() }),
 		OnRequest:      obs.onRequest(),
 	})
@@ -340,6 +357,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// One server span per request, admin API included, outermost so
+	// everything below joins the caller's trace.
+	handler = tracing.Handler(handler)
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {

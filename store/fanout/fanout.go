@@ -40,10 +40,10 @@ type Feed struct {
 	unsyncedAt time.Time
 	created    time.Time
 	now        func() time.Time
-	started      bool
-	ctx          context.Context
-	cancel       context.CancelFunc
-	done         chan struct{}
+	started    bool
+	ctx        context.Context
+	cancel     context.CancelFunc
+	done       chan struct{}
 }
 
 var _ store.RevocationFeed = (*Feed)(nil)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tokenserver/tokenserver/store"
 )
@@ -56,6 +57,10 @@ type Config struct {
 	// DefaultQueryTimeoutMargin. Migrate and the WatchKeys listener are not
 	// bounded by it (see there).
 	QueryTimeout time.Duration
+	// TracerProvider, if set, makes a span per statement (db.system,
+	// db.operation: the first keyword; never the SQL text or arguments)
+	// under the span in the caller's context. Nil: no tracing, no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // Store is a PostgreSQL-backed store. It is safe for concurrent use.
@@ -127,6 +132,9 @@ func poolConfig(cfg Config) (*pgxpool.Config, error) {
 	pcfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(timeout.Milliseconds(), 10)
 	// Times come back in UTC whatever the server's default zone is.
 	pcfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	if cfg.TracerProvider != nil {
+		pcfg.ConnConfig.Tracer = newQueryTracer(cfg.TracerProvider)
+	}
 	if pcfg.ConnConfig.RuntimeParams["application_name"] == "" {
 		pcfg.ConnConfig.RuntimeParams["application_name"] = "tokenserver"
 	}

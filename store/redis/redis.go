@@ -25,6 +25,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tokenserver/tokenserver/store"
 )
@@ -52,6 +53,10 @@ type Config struct {
 	// (waiting for a pooled connection, dialling, the retry) is bounded by
 	// twice the read timeout (twice 5s if the URL disables it).
 	ReadTimeout time.Duration
+	// TracerProvider, if set, makes a span per command and per pipeline
+	// (db.system, db.operation: the command name; never arguments) under
+	// the span in the caller's context. Nil: no tracing, no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // Store is a Redis-backed RevocationStore, RevocationFeed, LoginThrottle and
@@ -96,6 +101,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		readTimeout = 5 * time.Second
 	}
 	client := goredis.NewUniversalClient(opts)
+	if cfg.TracerProvider != nil {
+		// First, so the span covers the deadline hook's whole call.
+		client.AddHook(newTracingHook(cfg.TracerProvider))
+	}
 	client.AddHook(deadlineHook{timeout: 2 * readTimeout})
 	return &Store{
 		client:           client,

@@ -55,3 +55,42 @@ type nopObserver struct{}
 func (nopObserver) Admitted(context.Context, time.Time, time.Duration)     {}
 func (nopObserver) Shed(context.Context, string, time.Time, time.Duration) {}
 func (nopObserver) Hashed(context.Context, time.Time, time.Duration)       {}
+
+// JoinObservers returns an Observer that reports to each non-nil one of
+// obs in order (metrics and tracing both watch the hasher), or nil when
+// there is none.
+func JoinObservers(obs ...Observer) Observer {
+	var joined observers
+	for _, o := range obs {
+		if o != nil {
+			joined = append(joined, o)
+		}
+	}
+	switch len(joined) {
+	case 0:
+		return nil
+	case 1:
+		return joined[0]
+	}
+	return joined
+}
+
+type observers []Observer
+
+func (os observers) Admitted(ctx context.Context, start time.Time, waited time.Duration) {
+	for _, o := range os {
+		o.Admitted(ctx, start, waited)
+	}
+}
+
+func (os observers) Shed(ctx context.Context, cause string, start time.Time, waited time.Duration) {
+	for _, o := range os {
+		o.Shed(ctx, cause, start, waited)
+	}
+}
+
+func (os observers) Hashed(ctx context.Context, start time.Time, d time.Duration) {
+	for _, o := range os {
+		o.Hashed(ctx, start, d)
+	}
+}

@@ -166,3 +166,27 @@ func TestStats(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestJoinObservers(t *testing.T) {
+	if JoinObservers(nil, nil) != nil {
+		t.Fatal("JoinObservers of nils is not nil")
+	}
+	a, b := &recordingObserver{}, &recordingObserver{}
+	if JoinObservers(nil, a) != Observer(a) {
+		t.Fatal("JoinObservers of one observer is not that observer")
+	}
+	h, err := NewHasher(Config{
+		Params:    Params{Memory: 64, Time: 1, Threads: 1, KeyLen: 32, SaltLen: 16},
+		AllowWeak: true,
+		Observer:  JoinObservers(a, nil, b),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.VerifyDummy(context.Background(), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []*recordingObserver{a, b} {
+		equalEvents(t, o.take(), []string{"admitted at once", "hashed"})
+	}
+}
