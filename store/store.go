@@ -564,6 +564,30 @@ type LoginThrottle interface {
 	Release(ctx context.Context, keys []ThrottleKey) error
 }
 
+// ---------------------------------------------------------------- DPoP replay
+
+// MaxProofKeyLen bounds the keys ProofReplayCache accepts. Callers pass an
+// opaque key naming one DPoP proof (package dpop uses the key thumbprint and
+// the proof's jti); backends may hash it.
+const MaxProofKeyLen = 512
+
+// ProofReplayCache remembers DPoP proofs (RFC 9449 §11.1) for as long as
+// they could be accepted, so a captured proof cannot be replayed. It is
+// shared by every token server node (Redis) or local to one (memory).
+type ProofReplayCache interface {
+	// Seen records key until the given instant and reports whether it was
+	// already recorded and not yet forgotten (replayed). Check and record
+	// are one step: of N concurrent calls with one new key exactly one
+	// returns false. An until that has already passed records nothing and
+	// reports false: such a proof is refused for its age before this.
+	//
+	// Errors: an empty key or one longer than MaxProofKeyLen;
+	// ErrUnavailable when the backend cannot be reached or is full; a
+	// context error. On error the caller must refuse the proof (fail
+	// closed), since it cannot tell a replay.
+	Seen(ctx context.Context, key string, until time.Time) (replayed bool, err error)
+}
+
 // ---------------------------------------------------------------- signing keys
 
 // KeyState is a signing key's place in its lifecycle.
