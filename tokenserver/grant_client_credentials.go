@@ -34,14 +34,14 @@ func (s *Server) clientCredentialsGrant(_ context.Context, req grantRequest) (to
 		scope = req.client.Scopes
 	}
 	// No user, so no roles or attributes, whatever the registration says.
-	access, ttl, err := s.issueAccessToken(req.client, session{userID: req.client.ID, scope: scope}, req.now)
+	access, err := s.issueAccessToken(req, session{userID: req.client.ID, scope: scope})
 	if err != nil {
 		return tokenResponse{}, err
 	}
 	return tokenResponse{
-		AccessToken: access,
-		TokenType:   "Bearer",
-		ExpiresIn:   expiresIn(ttl),
+		AccessToken: access.token,
+		TokenType:   access.tokenType,
+		ExpiresIn:   expiresIn(access.ttl),
 		Scope:       joinScope(scope),
 	}, nil
 }

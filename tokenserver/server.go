@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenserver/tokenserver/dpop"
 	"github.com/tokenserver/tokenserver/sessions"
 )
 
@@ -54,6 +55,9 @@ type Server struct {
 	closing      context.Context
 	closeStreams context.CancelFunc
 
+	// dpop checks DPoP proofs at the token endpoint.
+	dpop *dpop.Checker
+
 	mux *http.ServeMux
 }
 
@@ -82,6 +86,7 @@ func New(cfg Config) (*Server, error) {
 		grantRefreshToken:      {issue: s.refreshGrant},
 		grantClientCredentials: {issue: s.clientCredentialsGrant, confidentialOnly: true},
 	}
+	s.dpop = s.newDPoPChecker()
 	s.clients = newClientCache(cfg.Clients, cfg.ClientCacheTTL, cfg.Now)
 	s.dummySecretHash = newDummySecretHash()
 	// validate has already parsed them once; this cannot fail.
