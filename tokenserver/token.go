@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
-
 )
 
 // accessTokenClaims is the payload of an RFC 9068 JWT access token.
