@@ -56,6 +56,7 @@ type serveConfig struct {
 	logLevel        string
 	logFormat       string
 	shutdownTimeout time.Duration
+	dpop            dpopFlags
 }
 
 const (
@@ -100,6 +101,7 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
+	c.dpop.register(fs)
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return nil, err
 	}
@@ -274,6 +276,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 	}
 
+	dpopCfg, err := cfg.dpop.config(&cfg.store, b)
+	if err != nil {
+		return err
+	}
 	srv, err := tokenserver.New(tokenserver.Config{
 		Issuer:             cfg.issuer,
 		Audience:           cfg.audience,
@@ -298,6 +304,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Sessions:       sess,
 		Now:            now,
 		Logger:         logger,
+		DPoP:           dpopCfg,
 		Ready:          append(b.ready, func(context.Context) error { return km.Ready() }),
 	})
 	if err != nil {
