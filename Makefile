@@ -30,6 +30,7 @@ fuzz:
 	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./tokenserver/password -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./tokenserver/username -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./dpop -run '^$$' -fuzz '^FuzzParseProof$$' -fuzztime $(FUZZTIME)
 
 ## bench: measure the server against this machine's floors (see BENCHMARKS.md); BENCHFLAGS=--quick for a smoke run.
 bench:

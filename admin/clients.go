@@ -38,6 +38,8 @@ type ClientSettings struct {
 	AccessTokenTTL     time.Duration
 	RefreshIdleTTL     time.Duration
 	RefreshAbsoluteTTL time.Duration
+	// RequireDPoP refuses token requests without a DPoP proof (RFC 9449).
+	RequireDPoP bool
 }
 
 // NewClient is a client registration.
@@ -168,6 +170,7 @@ func applySettings(c store.Client, in ClientSettings) store.Client {
 	c.Scopes = slices.Clone(in.Scopes)
 	c.Audience = slices.Clone(in.Audience)
 	c.AccessTokenTTL, c.RefreshIdleTTL, c.RefreshAbsoluteTTL = in.AccessTokenTTL, in.RefreshIdleTTL, in.RefreshAbsoluteTTL
+	c.RequireDPoP = in.RequireDPoP
 	return c
 }
 

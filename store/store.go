@@ -38,6 +38,10 @@ var (
 	// ErrScope: a Rotate asked for a scope beyond the family's scope
 	// (RFC 6749 §6). Nothing changed.
 	ErrScope = errors.New("store: scope exceeds the family's scope")
+	// ErrKeyBinding: a Rotate presented a refresh token bound to a DPoP key
+	// (RefreshFamily.DPoPJKT) without a proof by that key (RFC 9449 §5).
+	// Nothing changed.
+	ErrKeyBinding = errors.New("store: refresh token bound to another DPoP key")
 	// ErrUnavailable: the backing server could not be reached or timed out.
 	ErrUnavailable = errors.New("store: unavailable")
 )
@@ -181,6 +185,10 @@ type Client struct {
 	// access tokens as claims of the same name. Registration refuses
 	// registered claim names (tokenserver.CheckTokenAttributes).
 	TokenAttributes []string
+
+	// RequireDPoP refuses this client's token requests that carry no DPoP
+	// proof (RFC 9449 §5, dpop_bound_access_tokens of RFC 9449 §5.2).
+	RequireDPoP bool
 }
 
 // Public reports whether the client authenticates with its client_id only.
@@ -232,6 +240,10 @@ type RefreshFamily struct {
 	// checking the password. The family lives only while the user's epoch
 	// still equals it.
 	UserEpoch int64
+	// DPoPJKT binds the family's refresh tokens to a DPoP key (RFC 9449
+	// §5: a public client's refresh tokens are bound to the key of the
+	// login's proof): the RFC 7638 thumbprint, or "" for unbound.
+	DPoPJKT string
 	// UserRoles and UserAttributes are the user's current Roles and
 	// Attributes, read by Rotate in the same atomic step as the rotation,
 	// so a refreshed access token carries the roles the user has now
@@ -278,6 +290,10 @@ type RotateRequest struct {
 	// so the family still has exactly one live token (each retry within the
 	// window replaces the previous successor). Zero disables it.
 	ReuseLeeway time.Duration
+	// DPoPJKT is the thumbprint of the key that signed the request's DPoP
+	// proof ("" without one). A family bound to a key (RefreshFamily.DPoPJKT)
+	// rotates only with that key, else ErrKeyBinding and nothing changes.
+	DPoPJKT string
 }
 
 // RefreshTokenStore persists refresh-token families.
@@ -298,6 +314,10 @@ type RefreshTokenStore interface {
 	// family and:
 	//   nil          - rotated;
 	//   ErrNotFound  - unknown hash or another client's token; nothing changed;
+	//   ErrKeyBinding - the family is bound to a DPoP key and req.DPoPJKT
+	//                  is another (or none); nothing changed, not even for
+	//                  a consumed token (no reuse revocation by a caller
+	//                  without the key);
 	//   ErrScope     - req.Scope is not within the family's scope; nothing
 	//                  changed;
 	//   ErrRevoked   - the family was revoked, or its user is disabled or
@@ -562,6 +582,30 @@ type LoginThrottle interface {
 	// Errors: as Reserve. On error the reservation may stay until its window
 	// ends, which errs towards refusing.
 	Release(ctx context.Context, keys []ThrottleKey) error
+}
+
+// ---------------------------------------------------------------- DPoP replay
+
+// MaxProofKeyLen bounds the keys ProofReplayCache accepts. Callers pass an
+// opaque key naming one DPoP proof (package dpop uses the key thumbprint and
+// the proof's jti); backends may hash it.
+const MaxProofKeyLen = 512
+
+// ProofReplayCache remembers DPoP proofs (RFC 9449 §11.1) for as long as
+// they could be accepted, so a captured proof cannot be replayed. It is
+// shared by every token server node (Redis) or local to one (memory).
+type ProofReplayCache interface {
+	// Seen records key until the given instant and reports whether it was
+	// already recorded and not yet forgotten (replayed). Check and record
+	// are one step: of N concurrent calls with one new key exactly one
+	// returns false. An until that has already passed records nothing and
+	// reports false: such a proof is refused for its age before this.
+	//
+	// Errors: an empty key or one longer than MaxProofKeyLen;
+	// ErrUnavailable when the backend cannot be reached or is full; a
+	// context error. On error the caller must refuse the proof (fail
+	// closed), since it cannot tell a replay.
+	Seen(ctx context.Context, key string, until time.Time) (replayed bool, err error)
 }
 
 // ---------------------------------------------------------------- signing keys

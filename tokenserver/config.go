@@ -14,6 +14,7 @@ import (
 	"github.com/tokenserver/tokenserver/audit"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tokenserver/tokenserver/dpop"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
@@ -123,6 +124,10 @@ type Config struct {
 	// every request); a deleted client stops authenticating within it.
 	// Default 5s; negative disables the cache.
 	ClientCacheTTL time.Duration
+
+	// DPoP (RFC 9449) at the token endpoint; the zero value accepts proofs
+	// with an in-process replay cache and no nonces.
+	DPoP DPoPConfig
 }
 
 // Defaults of the zero Config fields, exported so that the command line
@@ -187,6 +192,9 @@ func (c Config) withDefaults() Config {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
+	if c.DPoP.Replay == nil {
+		c.DPoP.Replay = dpop.NewMemoryReplayCache(0, c.Now)
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -214,6 +222,9 @@ func (c Config) validate() error {
 		if d <= 0 {
 			bad("%s: must be positive, got %v", name, d)
 		}
+	}
+	if c.DPoP.MaxAge < 0 {
+		bad("DPoP.MaxAge: must not be negative, got %v", c.DPoP.MaxAge)
 	}
 	if c.RefreshReuseLeeway < 0 {
 		bad("RefreshReuseLeeway: must not be negative, got %v", c.RefreshReuseLeeway)
@@ -313,4 +324,20 @@ func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a, a.BitLen()))
 	}
 	return out, nil
+}
+
+// DPoPConfig configures DPoP proofs at the token endpoint (RFC 9449).
+// Proofs are always accepted; a client registered with RequireDPoP must
+// send one.
+type DPoPConfig struct {
+	// Replay remembers proofs seen (RFC 9449 §11.1). Share one (Redis)
+	// across instances; nil means an in-process dpop.MemoryReplayCache,
+	// which catches replays to this instance only.
+	Replay store.ProofReplayCache
+	// Nonces, when set, makes every proof carry a server-provided nonce
+	// (§8): a proof without a current one is answered use_dpop_nonce with
+	// a fresh DPoP-Nonce header. All instances need the same secret.
+	Nonces *dpop.Nonces
+	// MaxAge is how old a proof's iat may be (dpop.DefaultMaxAge when 0).
+	MaxAge time.Duration
 }

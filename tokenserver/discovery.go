@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tokenserver/tokenserver/dpop"
 )
 
 // metadataMaxAge is how long clients may cache the metadata document; it
@@ -42,6 +44,9 @@ type serverMetadata struct {
 	RevocationEndpointAuthMethods     []string `json:"revocation_endpoint_auth_methods_supported"`
 	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
 	IntrospectionEndpointAuthMethods  []string `json:"introspection_endpoint_auth_methods_supported"`
+	// DPoPSigningAlgValuesSupported: the proof algorithms /token accepts
+	// (RFC 9449 §5.1).
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // buildMetadata encodes the metadata once; it never changes at run time.
@@ -58,6 +63,7 @@ func (s *Server) buildMetadata() ([]byte, error) {
 		RevocationEndpointAuthMethods:     authMethods(),
 		IntrospectionEndpoint:             s.base + "/introspect",
 		IntrospectionEndpointAuthMethods:  confidentialAuthMethods(),
+		DPoPSigningAlgValuesSupported:     dpop.Algorithms(),
 	})
 }
 

@@ -22,6 +22,7 @@ func TestMetadata(t *testing.T) {
 		"token_endpoint_auth_methods_supported":         []any{"client_secret_basic", "client_secret_post", "none"},
 		"revocation_endpoint_auth_methods_supported":    []any{"client_secret_basic", "client_secret_post", "none"},
 		"introspection_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post"},
+		"dpop_signing_alg_values_supported":             []any{"ES256", "EdDSA", "PS256", "RS256"},
 	}
 	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
 		t.Run(path, func(t *testing.T) {

@@ -35,15 +35,15 @@ func (s *Server) clientCredentialsGrant(ctx context.Context, req grantRequest) (
 		scope = req.client.Scopes
 	}
 	// No user, so no roles or attributes, whatever the registration says.
-	access, ttl, err := s.issueAccessToken(ctx, req.client, session{userID: req.client.ID, scope: scope}, req.now)
+	access, err := s.issueAccessToken(ctx, req, session{userID: req.client.ID, scope: scope})
 	if err != nil {
 		return tokenResponse{}, err
 	}
 	s.emit(ctx, audit.Event{Type: audit.ClientCredentialsIssued, ClientID: req.client.ID, ClientIP: ipString(req.clientIP)})
 	return tokenResponse{
-		AccessToken: access,
-		TokenType:   "Bearer",
-		ExpiresIn:   expiresIn(ttl),
+		AccessToken: access.token,
+		TokenType:   access.tokenType,
+		ExpiresIn:   expiresIn(access.ttl),
 		Scope:       joinScope(scope),
 	}, nil
 }

@@ -224,16 +224,22 @@ func (s *Server) issueLoginTokens(ctx context.Context, req grantRequest, user st
 			// changed since checkPassword read them.
 			UserEpoch: user.CredentialEpoch,
 		}
+		// RFC 9449 §5: a public client's refresh tokens are bound to the
+		// login proof's key (a confidential client's are bound to the
+		// client's own credentials already).
+		if req.client.Public() {
+			family.DPoPJKT = req.jkt()
+		}
 		sess.familyID = family.ID
 	}
-	access, ttl, err := s.issueAccessToken(ctx, req.client, sess, req.now)
+	access, err := s.issueAccessToken(ctx, req, sess)
 	if err != nil {
 		return tokenResponse{}, err
 	}
 	resp := tokenResponse{
-		AccessToken: access,
-		TokenType:   "Bearer",
-		ExpiresIn:   expiresIn(ttl),
+		AccessToken: access.token,
+		TokenType:   access.tokenType,
+		ExpiresIn:   expiresIn(access.ttl),
 		Scope:       joinScope(scope),
 	}
 	if withRefresh {

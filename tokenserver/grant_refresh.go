@@ -48,8 +48,14 @@ func (s *Server) refreshGrant(ctx context.Context, req grantRequest) (tokenRespo
 		// granted (nil: no scope parameter).
 		Scope:       req.scope,
 		ReuseLeeway: s.cfg.RefreshReuseLeeway,
+		// RFC 9449 §5: a bound family rotates only with a proof by its key.
+		DPoPJKT: req.jkt(),
 	})
 	switch {
+	case errors.Is(err, store.ErrKeyBinding):
+		// RFC 9449 §5: invalid_grant; nothing changed, so a thief without
+		// the key cannot even end the session.
+		return tokenResponse{}, newError(CodeInvalidGrant, "refresh token is bound to a DPoP key; send a proof by that key", nil)
 	case errors.Is(err, store.ErrScope):
 		return tokenResponse{}, newError(CodeInvalidScope, "requested scope exceeds the granted scope", nil)
 	case errors.Is(err, store.ErrReused):
@@ -75,16 +81,16 @@ func (s *Server) refreshGrant(ctx context.Context, req grantRequest) (tokenRespo
 	// login shows in this token (a profile change ends no session).
 	sess := session{userID: family.UserID, username: family.Username, familyID: family.ID, scope: accessScope,
 		roles: family.UserRoles, attributes: family.UserAttributes}
-	access, ttl, err := s.issueAccessToken(ctx, req.client, sess, req.now)
+	access, err := s.issueAccessToken(ctx, req, sess)
 	if err != nil {
 		return tokenResponse{}, err
 	}
 	s.emit(ctx, audit.Event{Type: audit.TokenRefreshed, ClientID: req.client.ID, Subject: family.UserID,
 		ClientIP: ipString(req.clientIP), FamilyID: family.ID})
 	return tokenResponse{
-		AccessToken:  access,
-		TokenType:    "Bearer",
-		ExpiresIn:    expiresIn(ttl),
+		AccessToken:  access.token,
+		TokenType:    access.tokenType,
+		ExpiresIn:    expiresIn(access.ttl),
 		RefreshToken: newToken,
 		Scope:        strings.Join(accessScope, " "),
 	}, nil

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/tokenserver/tokenserver/dpop"
 	"github.com/tokenserver/tokenserver/store"
 )
 
@@ -28,6 +29,16 @@ type grantRequest struct {
 	scope    []string
 	clientIP netip.Addr
 	now      time.Time
+	// proof is the request's checked DPoP proof (RFC 9449), nil without.
+	proof *dpop.Proof
+}
+
+// jkt is the thumbprint tokens of this request are bound to, "" for none.
+func (r grantRequest) jkt() string {
+	if r.proof == nil {
+		return ""
+	}
+	return r.proof.JKT
 }
 
 // grantFunc implements one grant type.
@@ -57,6 +68,9 @@ type tokenResponse struct {
 // through the same steps, so none can skip client authentication or the
 // grant and scope checks.
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) (err error) {
+	if err := s.offerDPoPNonce(w); err != nil {
+		return err
+	}
 	f, err := parseForm(w, r)
 	if err != nil {
 		return err
@@ -106,12 +120,20 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) (err error)
 			return newError(CodeInvalidScope, "requested scope exceeds the client's scope", nil)
 		}
 	}
+	// DPoP once here, for every grant, after the client is known (its
+	// registration may require a proof) and the request is otherwise
+	// acceptable, so refused requests record no proof.
+	proof, err := s.checkDPoP(ctx, r, client)
+	if err != nil {
+		return err
+	}
 	resp, err := g.issue(ctx, grantRequest{
 		form:     f,
 		client:   client,
 		scope:    scope,
 		clientIP: s.clientIP(r),
 		now:      s.now(),
+		proof:    proof,
 	})
 	if err != nil {
 		return err

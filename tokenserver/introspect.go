@@ -38,6 +38,9 @@ type introspection struct {
 	// Roles is the access token's `roles` claim (RFC 9068 §7.2.1.1), when
 	// it has one: a member §2.2 allows.
 	Roles []string `json:"roles,omitempty"`
+	// Cnf is the key a DPoP-bound token is bound to (RFC 9449 §6.2; for a
+	// refresh token, the key its family is bound to).
+	Cnf *confirmation `json:"cnf,omitempty"`
 }
 
 // inactiveJSON is every negative answer. RFC 7662 §2.2: for an inactive
@@ -161,7 +164,7 @@ func (s *Server) introspectAccessToken(ctx context.Context, _ store.Client, toke
 		Scope:     c.Scope,
 		ClientID:  c.ClientID,
 		Username:  c.Username,
-		TokenType: "Bearer",
+		TokenType: accessTokenType(c.Cnf),
 		TokenUse:  hintAccessToken,
 		ExpiresAt: c.ExpiresAt,
 		IssuedAt:  c.IssuedAt,
@@ -172,6 +175,7 @@ func (s *Server) introspectAccessToken(ctx context.Context, _ store.Client, toke
 		JWTID:     c.JWTID,
 		SessionID: c.SessionID,
 		Roles:     c.Roles,
+		Cnf:       c.Cnf,
 	}, true, nil
 }
 
@@ -216,5 +220,23 @@ func (s *Server) introspectRefreshToken(ctx context.Context, client store.Client
 		Subject:   family.UserID,
 		Issuer:    s.cfg.Issuer,
 		SessionID: family.ID,
+		Cnf:       familyConfirmation(family),
 	}, true, nil
+}
+
+// accessTokenType is the token_type of an access token: DPoP when bound
+// (RFC 9449 §6.2), else Bearer.
+func accessTokenType(cnf *confirmation) string {
+	if cnf != nil {
+		return tokenTypeDPoP
+	}
+	return tokenTypeBearer
+}
+
+// familyConfirmation is cnf of a refresh token whose family is bound.
+func familyConfirmation(f store.RefreshFamily) *confirmation {
+	if f.DPoPJKT == "" {
+		return nil
+	}
+	return &confirmation{JKT: f.DPoPJKT}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/tokenserver/tokenserver/audit"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/tokenserver/tokenserver/dpop"
 	"github.com/tokenserver/tokenserver/sessions"
 )
 
@@ -60,6 +61,9 @@ type Server struct {
 	closing      context.Context
 	closeStreams context.CancelFunc
 
+	// dpop checks DPoP proofs at the token endpoint.
+	dpop *dpop.Checker
+
 	mux *http.ServeMux
 }
 
@@ -90,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 		grantRefreshToken:      {issue: s.refreshGrant},
 		grantClientCredentials: {issue: s.clientCredentialsGrant, confidentialOnly: true},
 	}
+	s.dpop = s.newDPoPChecker()
 	s.clients = newClientCache(cfg.Clients, cfg.ClientCacheTTL, cfg.Now)
 	s.dummySecretHash = newDummySecretHash()
 	// validate has already parsed them once; this cannot fail.

@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/codes"
-
-	"github.com/tokenserver/tokenserver/store"
 )
 
 // accessTokenClaims is the payload of an RFC 9068 JWT access token.
@@ -32,6 +30,8 @@ type accessTokenClaims struct {
 	// registered with TokenRoles. Chosen attributes follow as further
 	// members (profileClaims).
 	Roles []string `json:"roles,omitempty"`
+	// Cnf binds the token to a DPoP key (RFC 9449 §6.1); nil for Bearer.
+	Cnf *confirmation `json:"cnf,omitempty"`
 }
 
 // audience marshals as a string when it has one entry and as an array
@@ -78,9 +78,19 @@ type session struct {
 	attributes map[string]json.RawMessage
 }
 
-// issueAccessToken signs an RFC 9068 access token for client and session,
-// returning it and its lifetime.
-func (s *Server) issueAccessToken(ctx context.Context, client store.Client, sess session, now time.Time) (string, time.Duration, error) {
+// issuedToken is a signed access token with its token_type and lifetime.
+type issuedToken struct {
+	token     string
+	tokenType string
+	ttl       time.Duration
+}
+
+// issueAccessToken signs an RFC 9068 access token for the request's client
+// and sess. With a DPoP proof it is bound to the proof's key (cnf.jkt) and
+// its token_type is DPoP (RFC 9449 §5); every grant goes through here, so
+// none can forget the binding.
+func (s *Server) issueAccessToken(ctx context.Context, req grantRequest, sess session) (issuedToken, error) {
+	client, now := req.client, req.now
 	ttl := effective(client.AccessTokenTTL, s.cfg.AccessTokenTTL)
 	aud := s.cfg.Audience
 	if len(client.Audience) > 0 {
@@ -99,14 +109,18 @@ func (s *Server) issueAccessToken(ctx context.Context, client store.Client, sess
 		SessionID: sess.familyID,
 		Username:  sess.username,
 	}
+	tokenType := tokenTypeBearer
+	if jkt := req.jkt(); jkt != "" {
+		claims.Cnf, tokenType = &confirmation{JKT: jkt}, tokenTypeDPoP
+	}
 	var attrs []attributeClaim
 	claims.Roles, attrs = profileClaims(client, sess)
 	payload, err := json.Marshal(claims)
 	if err != nil {
-		return "", 0, fmt.Errorf("tokenserver: encode claims: %w", err)
+		return issuedToken{}, fmt.Errorf("tokenserver: encode claims: %w", err)
 	}
 	if payload, err = appendClaims(payload, attrs); err != nil {
-		return "", 0, err
+		return issuedToken{}, err
 	}
 	_, span := s.startSpan(ctx, "sign access token")
 	token, err := s.cfg.Keys.Sign(payload)
@@ -115,9 +129,9 @@ func (s *Server) issueAccessToken(ctx context.Context, client store.Client, sess
 	}
 	span.End()
 	if err != nil {
-		return "", 0, fmt.Errorf("tokenserver: sign access token: %w", err)
+		return issuedToken{}, fmt.Errorf("tokenserver: sign access token: %w", err)
 	}
-	return token, ttl, nil
+	return issuedToken{token: token, tokenType: tokenType, ttl: ttl}, nil
 }
 
 // refreshTokenBytes is the entropy of a refresh token: 256 bits, well

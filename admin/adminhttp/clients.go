@@ -17,6 +17,7 @@ type clientJSON struct {
 	AccessTokenTTL     int64     `json:"access_token_ttl"`
 	RefreshIdleTTL     int64     `json:"refresh_idle_ttl"`
 	RefreshAbsoluteTTL int64     `json:"refresh_absolute_ttl"`
+	RequireDPoP        bool      `json:"require_dpop"`
 	CreatedAt          time.Time `json:"created_at"`
 	// PreviousSecretExpiresAt is set while a rotated-out secret still works.
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
@@ -35,7 +36,7 @@ func toClientJSON(c store.Client, now time.Time) clientJSON {
 	out := clientJSON{ID: c.ID, Type: "confidential", Grants: nonNil(c.Grants), Scopes: nonNil(c.Scopes),
 		Audience: nonNil(c.Audience), AccessTokenTTL: int64(c.AccessTokenTTL / time.Second),
 		RefreshIdleTTL: int64(c.RefreshIdleTTL / time.Second), RefreshAbsoluteTTL: int64(c.RefreshAbsoluteTTL / time.Second),
-		CreatedAt: c.CreatedAt.UTC()}
+		RequireDPoP: c.RequireDPoP, CreatedAt: c.CreatedAt.UTC()}
 	if c.Public() {
 		out.Type = "public"
 	}
@@ -55,6 +56,8 @@ type clientSettingsJSON struct {
 	AccessTokenTTL     int64    `json:"access_token_ttl"`
 	RefreshIdleTTL     int64    `json:"refresh_idle_ttl"`
 	RefreshAbsoluteTTL int64    `json:"refresh_absolute_ttl"`
+	// RequireDPoP: absent means false.
+	RequireDPoP bool `json:"require_dpop"`
 }
 
 // maxTTLSeconds keeps lifetimes far from time.Duration overflow.
@@ -70,7 +73,7 @@ func (s clientSettingsJSON) settings() (admin.ClientSettings, error) {
 	return admin.ClientSettings{Grants: s.Grants, Scopes: s.Scopes, Audience: s.Audience,
 		AccessTokenTTL:     time.Duration(s.AccessTokenTTL) * time.Second,
 		RefreshIdleTTL:     time.Duration(s.RefreshIdleTTL) * time.Second,
-		RefreshAbsoluteTTL: time.Duration(s.RefreshAbsoluteTTL) * time.Second}, nil
+		RefreshAbsoluteTTL: time.Duration(s.RefreshAbsoluteTTL) * time.Second, RequireDPoP: s.RequireDPoP}, nil
 }
 
 func (h *handler) createClient(w http.ResponseWriter, r *http.Request) error {

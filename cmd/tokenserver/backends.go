@@ -77,6 +77,21 @@ func (f *storeFlags) registerKEK(fs *flag.FlagSet) {
 // a KEK is required: we refuse to store private keys in the clear. The
 // in-memory store gets a random per-process KEK.
 func (f *storeFlags) sealer() (*keys.Sealer, error) {
+	kek, err := f.kekBytes()
+	if err != nil {
+		return nil, err
+	}
+	if kek == nil {
+		if kek, err = randomBytes(32); err != nil {
+			return nil, err
+		}
+	}
+	return keys.NewSealer(kek)
+}
+
+// kekBytes returns the configured KEK, or nil when none is configured and
+// none is needed (the in-memory store).
+func (f *storeFlags) kekBytes() ([]byte, error) {
 	raw := f.kek
 	if raw == "" && f.kekFile != "" {
 		b, err := os.ReadFile(f.kekFile)
@@ -90,17 +105,13 @@ func (f *storeFlags) sealer() (*keys.Sealer, error) {
 			return nil, fmt.Errorf("%s (or %s) is required with DATABASE_URL: signing keys are stored encrypted; generate one with `head -c 32 /dev/urandom | base64`",
 				envName("kek"), envName("kek-file"))
 		}
-		kek, err := randomBytes(32)
-		if err != nil {
-			return nil, err
-		}
-		return keys.NewSealer(kek)
+		return nil, nil
 	}
 	kek, err := keys.ParseKEK(raw)
 	if err != nil {
 		return nil, err // ParseKEK names TOKENSERVER_KEK
 	}
-	return keys.NewSealer(kek)
+	return kek, nil
 }
 
 // backends is the set of stores the server and the admin commands use.
@@ -111,7 +122,10 @@ type backends struct {
 	revocations store.RevocationStore
 	feed        store.RevocationFeed
 	throttle    store.LoginThrottle
-	keys        store.KeyStore
+	// dpopReplay is the DPoP proof replay cache shared by every instance
+	// (Redis); nil means each process keeps its own.
+	dpopReplay store.ProofReplayCache
+	keys       store.KeyStore
 	// ready checks every dependency for /readyz.
 	ready []func(context.Context) error
 	// log is the durable revocation log the relay follows; lifetimes the
@@ -213,6 +227,7 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 	b.closers = append(b.closers, feed.Close)
 	b.feed, b.local = feed, feed
 	b.throttle = tiered.NewThrottle(rd, local, logger)
+	b.dpopReplay = rd
 	b.ready = append(b.ready, rd.Ping)
 	return b, nil
 }

@@ -45,11 +45,13 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 	fs.BoolVar(&tokenRoles, "token-roles", false, "put the user's roles in this client's access tokens (the roles claim)")
 	fs.Var(&tokenAttrs, "token-attributes", "user attributes to copy into this client's access tokens as claims, comma-separated")
 	setFlagOnly(fs, "token-roles", "token-attributes")
+	var requireDPoP bool
+	fs.BoolVar(&requireDPoP, "require-dpop", false, "refuse this client's token requests without a DPoP proof (RFC 9449)")
 	// The client's own settings come from this command line only: read
 	// from TOKENSERVER_SCOPES or TOKENSERVER_AUDIENCE they would silently
 	// give the client a server's settings when run in a server's pod.
 	setFlagOnly(fs, "generate-secret", "public", "grants", "scopes", "audience",
-		"client-access-token-ttl", "client-refresh-idle-ttl", "client-refresh-absolute-ttl")
+		"client-access-token-ttl", "client-refresh-idle-ttl", "client-refresh-absolute-ttl", "require-dpop")
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return err
 	}
@@ -62,7 +64,7 @@ func clientAdd(ctx context.Context, e env, args []string) error {
 	}
 	in := admin.NewClient{ID: id, Public: public, ClientSettings: admin.ClientSettings{
 		Grants: grants, Scopes: scopes, Audience: audience,
-		AccessTokenTTL: accessTTL, RefreshIdleTTL: idleTTL, RefreshAbsoluteTTL: absTTL},
+		AccessTokenTTL: accessTTL, RefreshIdleTTL: idleTTL, RefreshAbsoluteTTL: absTTL, RequireDPoP: requireDPoP},
 		TokenRoles: tokenRoles, TokenAttributes: tokenAttrs}
 	if err := tokenserver.CheckTokenAttributes(tokenAttrs); err != nil {
 		return usageErrorf(fs.Name(), "--token-attributes: %v", err)

@@ -52,6 +52,7 @@ type clientJSON struct {
 	CreatedAt          time.Time `json:"created_at"`
 	// What the client's access tokens carry of the user's profile.
 	TokenRoles      bool     `json:"token_roles"`
+	RequireDPoP     bool     `json:"require_dpop"`
 	TokenAttributes []string `json:"token_attributes"`
 }
 
@@ -69,7 +70,7 @@ func clientListJSON(clients []store.Client) []clientJSON {
 			RefreshIdleTTL:     int64(c.RefreshIdleTTL / time.Second),
 			RefreshAbsoluteTTL: int64(c.RefreshAbsoluteTTL / time.Second),
 			CreatedAt:          c.CreatedAt.UTC(),
-			TokenRoles:         c.TokenRoles, TokenAttributes: nonNil(c.TokenAttributes),
+			TokenRoles:         c.TokenRoles, TokenAttributes: nonNil(c.TokenAttributes), RequireDPoP: c.RequireDPoP,
 		})
 	}
 	return out

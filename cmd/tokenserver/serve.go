@@ -61,6 +61,7 @@ type serveConfig struct {
 	logFormat       string
 	shutdownTimeout time.Duration
 	audit           auditFlags
+	dpop            dpopFlags
 }
 
 const (
@@ -107,6 +108,7 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
 	c.metrics.register(fs)
 	c.audit.registerServe(fs)
+	c.dpop.register(fs)
 	if err := parseFlags(fs, args, e.getenv); err != nil {
 		return nil, err
 	}
@@ -312,6 +314,10 @@ func runServe(ctx context.Context, e env, args []string) error {
 		}
 	}
 
+	dpopCfg, err := cfg.dpop.config(&cfg.store, b)
+	if err != nil {
+		return err
+	}
 	srv, err := tokenserver.New(tokenserver.Config{
 		Issuer:             cfg.issuer,
 		Audience:           cfg.audience,
@@ -339,6 +345,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Now:            now,
 		Logger:         logger,
 		TracerProvider: tracing.TracerProvider(),
+		DPoP:           dpopCfg,
 		Ready:          append(b.ready, func(context.Context) error { return km.Ready() }),
 		OnRequest:      obs.onRequest(),
 	})

@@ -75,6 +75,10 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	if fam.ClientID != req.ClientID {
 		return store.RefreshFamily{}, fmt.Errorf("memory: rotate: %w", store.ErrNotFound)
 	}
+	// RFC 9449 §5: a bound refresh token needs a proof by its key.
+	if fam.DPoPJKT != "" && fam.DPoPJKT != req.DPoPJKT {
+		return fam, fmt.Errorf("memory: rotate: %w", store.ErrKeyBinding)
+	}
 	// RFC 6749 §6: the requested scope MUST NOT exceed the original grant.
 	if !store.ScopeWithin(req.Scope, fam.Scope) {
 		return fam, fmt.Errorf("memory: rotate: %w", store.ErrScope)

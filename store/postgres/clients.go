@@ -13,7 +13,7 @@ import (
 
 const clientColumns = `id, secret_hash, grants, scopes, audience,
 	access_token_ttl_ms, refresh_idle_ttl_ms, refresh_absolute_ttl_ms, created_at,
-	previous_secret_hash, previous_secret_expires_at, token_roles, token_attributes`
+	previous_secret_hash, previous_secret_expires_at, token_roles, token_attributes, require_dpop`
 
 func scanClient(row pgx.Row) (store.Client, error) {
 	var c store.Client
@@ -21,7 +21,7 @@ func scanClient(row pgx.Row) (store.Client, error) {
 	var previousExpires *time.Time
 	if err := row.Scan(&c.ID, &c.SecretHash, &c.Grants, &c.Scopes, &c.Audience,
 		&access, &idle, &absolute, &c.CreatedAt, &c.PreviousSecretHash, &previousExpires,
-		&c.TokenRoles, &c.TokenAttributes); err != nil {
+		&c.TokenRoles, &c.TokenAttributes, &c.RequireDPoP); err != nil {
 		return store.Client{}, err
 	}
 	c.PreviousSecretExpiresAt = fromNull(previousExpires)
@@ -65,11 +65,11 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	}
 	_, err := s.pool.Exec(ctx, `
 		INSERT INTO clients (`+clientColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		c.ID, c.SecretHash, emptyIfNil(c.Grants), emptyIfNil(c.Scopes), emptyIfNil(c.Audience),
 		c.AccessTokenTTL.Milliseconds(), c.RefreshIdleTTL.Milliseconds(), c.RefreshAbsoluteTTL.Milliseconds(),
 		utc(c.CreatedAt), c.PreviousSecretHash, nullTime(c.PreviousSecretExpiresAt),
-		c.TokenRoles, emptyIfNil(c.TokenAttributes))
+		c.TokenRoles, emptyIfNil(c.TokenAttributes), c.RequireDPoP)
 	return wrap("create client", err)
 }
 
@@ -146,12 +146,12 @@ func (s *Store) UpdateClient(ctx context.Context, id string, fn func(store.Clien
 			UPDATE clients SET secret_hash = $2, grants = $3, scopes = $4, audience = $5,
 				access_token_ttl_ms = $6, refresh_idle_ttl_ms = $7, refresh_absolute_ttl_ms = $8,
 				previous_secret_hash = $9, previous_secret_expires_at = $10,
-				token_roles = $11, token_attributes = $12
+				token_roles = $11, token_attributes = $12, require_dpop = $13
 			WHERE id = $1`,
 			next.ID, next.SecretHash, emptyIfNil(next.Grants), emptyIfNil(next.Scopes), emptyIfNil(next.Audience),
 			next.AccessTokenTTL.Milliseconds(), next.RefreshIdleTTL.Milliseconds(), next.RefreshAbsoluteTTL.Milliseconds(),
 			next.PreviousSecretHash, nullTime(next.PreviousSecretExpiresAt),
-			next.TokenRoles, emptyIfNil(next.TokenAttributes))
+			next.TokenRoles, emptyIfNil(next.TokenAttributes), next.RequireDPoP)
 		out = next
 		return err
 	})

@@ -24,8 +24,8 @@ const createFamilySQL = `
 WITH owner AS (
 	SELECT id FROM users WHERE id = $3 AND NOT disabled AND credential_epoch = $14
 ), family AS (
-	INSERT INTO refresh_families (id, client_id, user_id, username, scope, created_at, expires_at, revoked_at, user_epoch)
-	SELECT $1, $2, id, $4, $5, $6, $7, $8, $14 FROM owner
+	INSERT INTO refresh_families (id, client_id, user_id, username, scope, created_at, expires_at, revoked_at, user_epoch, dpop_jkt)
+	SELECT $1, $2, id, $4, $5, $6, $7, $8, $14, $15 FROM owner
 	RETURNING id
 )
 INSERT INTO refresh_tokens (hash, family_id, issued_at, idle_expires_at, consumed_at, replaced_by)
@@ -42,7 +42,7 @@ func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, t store
 	if !isUUID(f.UserID) {
 		return fmt.Errorf("postgres: create family: user: %w", store.ErrNotFound)
 	}
-	if !allText(f.ID, f.ClientID, f.Username, f.Scope, t.Hash, t.ReplacedBy) {
+	if !allText(f.ID, f.ClientID, f.Username, f.Scope, t.Hash, t.ReplacedBy, f.DPoPJKT) {
 		return errNotText("create family", "a field")
 	}
 	idle := t.IdleExpiresAt
@@ -51,7 +51,7 @@ func (s *Store) CreateFamily(ctx context.Context, f store.RefreshFamily, t store
 	}
 	tag, err := s.pool.Exec(ctx, createFamilySQL,
 		f.ID, f.ClientID, f.UserID, f.Username, f.Scope, utc(f.CreatedAt), utc(f.ExpiresAt), nullTime(f.RevokedAt),
-		t.Hash, utc(t.IssuedAt), utc(idle), nullTime(t.ConsumedAt), nullText(t.ReplacedBy), f.UserEpoch)
+		t.Hash, utc(t.IssuedAt), utc(idle), nullTime(t.ConsumedAt), nullText(t.ReplacedBy), f.UserEpoch, f.DPoPJKT)
 	if err != nil {
 		return wrap("create family", err)
 	}
@@ -89,6 +89,7 @@ WITH consumed AS (
 	 WHERE t.hash = $1
 	   AND f.id = t.family_id
 	   AND f.client_id = $2
+	   AND (f.dpop_jkt = '' OR f.dpop_jkt = $8)
 	   AND u.id = f.user_id
 	   AND NOT u.disabled
 	   AND u.credential_epoch = f.user_epoch
@@ -98,12 +99,12 @@ WITH consumed AS (
 	   AND f.expires_at > $3
 	   AND t.idle_expires_at > $3
 	RETURNING f.id, f.client_id, f.user_id, f.username, f.scope, f.created_at, f.expires_at, f.user_epoch,
-	          u.roles, u.attributes
+	          f.dpop_jkt, u.roles, u.attributes
 ), successor AS (
 	INSERT INTO refresh_tokens (hash, family_id, issued_at, idle_expires_at)
 	SELECT $4, id, $5, LEAST($6::timestamptz, expires_at) FROM consumed
 )
-SELECT id, client_id, user_id::text, username, scope, created_at, expires_at, user_epoch, roles, attributes FROM consumed`
+SELECT id, client_id, user_id::text, username, scope, created_at, expires_at, user_epoch, dpop_jkt, roles, attributes FROM consumed`
 
 // Rotate consumes req.OldHash and stores req.New (RFC 9700 §4.14.2 refresh
 // token rotation). The common case is one statement; only when it changes
@@ -117,15 +118,18 @@ func (s *Store) Rotate(ctx context.Context, req store.RotateRequest) (store.Refr
 	if !allText(req.OldHash, req.ClientID) {
 		return store.RefreshFamily{}, notFoundNotText("rotate")
 	}
+	if !isText(req.DPoPJKT) {
+		return store.RefreshFamily{}, fmt.Errorf("postgres: rotate: %w", store.ErrKeyBinding)
+	}
 	if !isText(req.New.Hash) || !allText(req.Scope...) {
 		return store.RefreshFamily{}, errNotText("rotate", "new hash or scope")
 	}
 	var f store.RefreshFamily
 	var attrs []byte
 	err := s.pool.QueryRow(ctx, rotateSQL, req.OldHash, req.ClientID, utc(req.Now), req.New.Hash,
-		utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt), req.Scope,
+		utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt), req.Scope, req.DPoPJKT,
 	).Scan(&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &f.UserEpoch,
-		&f.UserRoles, &attrs)
+		&f.DPoPJKT, &f.UserRoles, &attrs)
 	switch {
 	case err == nil:
 		f.CreatedAt, f.ExpiresAt = f.CreatedAt.UTC(), f.ExpiresAt.UTC()
@@ -175,7 +179,7 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 	err := tx.QueryRow(ctx, `
 		SELECT t.issued_at, t.idle_expires_at, t.consumed_at, t.replaced_by,
 		       f.id, f.client_id, f.user_id::text, f.username, f.scope, f.created_at, f.expires_at, f.revoked_at,
-		       f.user_epoch, COALESCE(u.disabled OR u.credential_epoch <> f.user_epoch, true),
+		       f.user_epoch, f.dpop_jkt, COALESCE(u.disabled OR u.credential_epoch <> f.user_epoch, true),
 		       COALESCE(u.roles, '{}'), COALESCE(u.attributes, '{}')
 		  FROM refresh_tokens AS t
 		  JOIN refresh_families AS f ON f.id = t.family_id
@@ -184,7 +188,7 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 		   FOR UPDATE OF t`, req.OldHash,
 	).Scan(&old.IssuedAt, &old.IdleExpiresAt, &consumedAt, &replacedBy,
 		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt,
-		&f.UserEpoch, &userDisabled, &roles, &attrs)
+		&f.UserEpoch, &f.DPoPJKT, &userDisabled, &roles, &attrs)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.RefreshFamily{}, store.ErrNotFound, nil
 	}
@@ -198,6 +202,11 @@ func rotateSlowPath(ctx context.Context, tx pgx.Tx, req store.RotateRequest) (f 
 		// Another client's token must look unknown (RFC 6749 §6: the
 		// refresh token is bound to the client it was issued to).
 		return store.RefreshFamily{}, store.ErrNotFound, nil
+	case f.DPoPJKT != "" && f.DPoPJKT != req.DPoPJKT:
+		// RFC 9449 §5: a bound refresh token needs a proof by its key;
+		// refused before reuse detection, so a thief without the key
+		// cannot end the session either.
+		return f, store.ErrKeyBinding, nil
 	case !store.ScopeWithin(req.Scope, f.Scope):
 		// RFC 6749 §6: the requested scope MUST NOT exceed the grant.
 		return f, store.ErrScope, nil
@@ -275,12 +284,12 @@ func (s *Store) Lookup(ctx context.Context, hash string) (store.RefreshToken, st
 	err := s.pool.QueryRow(ctx, `
 		SELECT t.hash, t.family_id, t.issued_at, t.idle_expires_at, t.consumed_at, t.replaced_by,
 		       f.id, f.client_id, f.user_id::text, f.username, f.scope, f.created_at, f.expires_at, f.revoked_at,
-		       f.user_epoch
+		       f.user_epoch, f.dpop_jkt
 		  FROM refresh_tokens AS t
 		  JOIN refresh_families AS f ON f.id = t.family_id
 		 WHERE t.hash = $1`, hash,
 	).Scan(&t.Hash, &t.FamilyID, &t.IssuedAt, &t.IdleExpiresAt, &consumedAt, &replacedBy,
-		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt, &f.UserEpoch)
+		&f.ID, &f.ClientID, &f.UserID, &f.Username, &f.Scope, &f.CreatedAt, &f.ExpiresAt, &revokedAt, &f.UserEpoch, &f.DPoPJKT)
 	if err != nil {
 		return store.RefreshToken{}, store.RefreshFamily{}, wrap("lookup", err)
 	}

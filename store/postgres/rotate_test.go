@@ -304,7 +304,7 @@ func TestRotateHappyPathDecidesScopeAndUser(t *testing.T) {
 			req := fx.request(t, first)
 			var id string
 			err := s.pool.QueryRow(t.Context(), rotateSQL, req.OldHash, req.ClientID, utc(req.Now), req.New.Hash,
-				utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt), tc.scope).Scan(&id, nil, nil, nil, nil, nil, nil, nil, nil, nil)
+				utc(req.New.IssuedAt), utc(req.New.IdleExpiresAt), tc.scope, req.DPoPJKT).Scan(&id, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil)
 			switch {
 			case tc.rotates && err != nil:
 				t.Fatalf("rotateSQL: %v, want one row", err)

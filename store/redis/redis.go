@@ -1,7 +1,8 @@
 // Package redis keeps tokenserver's shared, fast-changing state in Redis: the
 // access-token denylist cache (store.RevocationStore), the revocation feed to
 // every instance and resource server (store.RevocationFeed, pub/sub) and the
-// failed-login counters (store.LoginThrottle).
+// failed-login counters (store.LoginThrottle), and the DPoP proofs seen
+// (store.ProofReplayCache).
 //
 // It is a cache, not the record: store/tiered puts it in front of a durable
 // RevocationStore and reseeds it after a flush or a failover. Every network
@@ -12,6 +13,7 @@
 //	<prefix>rev:<kind>:<value>   JSON store.Revocation, PEXPIREAT its ExpiresAt
 //	<prefix>revgen               "seeding:<gen>" or "ready:<gen>": whether the cache is complete (seed.go)
 //	<prefix>{throttle}:<key>     attempts counted in the current window, PEXPIRE'd at its end
+//	<prefix>dpop:<sha256(key)>   a DPoP proof seen (proofreplay.go), PEXPIREAT when it could no longer be accepted
 //	<prefix>revocations          pub/sub channel, message = JSON store.Revocation
 package redis
 

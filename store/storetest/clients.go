@@ -47,6 +47,7 @@ func suiteClientDiff(got, want store.Client) string {
 		{"AccessTokenTTL", got.AccessTokenTTL == want.AccessTokenTTL},
 		{"RefreshIdleTTL", got.RefreshIdleTTL == want.RefreshIdleTTL},
 		{"RefreshAbsoluteTTL", got.RefreshAbsoluteTTL == want.RefreshAbsoluteTTL},
+		{"RequireDPoP", got.RequireDPoP == want.RequireDPoP},
 	} {
 		if !f.same {
 			d += f.name + " differs; "
@@ -67,6 +68,7 @@ func suiteCreateClient(t testing.TB, s store.ClientStore, c store.Client) {
 // must return a fresh, empty store for each call.
 func TestClientStore(t *testing.T, newStore func(*testing.T) store.ClientStore) {
 	testClientTokenClaims(t, newStore)
+	testClientRequireDPoP(t, newStore)
 	t.Run("CreateAndGet", func(t *testing.T) {
 		cases := []struct {
 			name   string

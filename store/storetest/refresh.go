@@ -173,6 +173,7 @@ func (fx *refreshFixture) expectAbsent(t *testing.T, hash, what string) {
 func TestRefreshTokenStore(t *testing.T, newStores func(*testing.T) RefreshStores) {
 	testRotateProfile(t, newStores)
 	testCredentialEpoch(t, newStores)
+	testDPoPBinding(t, newStores)
 	t.Run("CreateFamilyAndLookup", func(t *testing.T) {
 		fx := newRefreshFixture(t, newStores)
 		f, tok := fx.family(t)
