@@ -28,6 +28,7 @@ fuzz:
 	$(GO) test ./tokenserver -run '^$$' -fuzz '^FuzzParseTokenRequest$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./keys -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzMiddlewareDPoP$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./tokenserver/password -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./tokenserver/username -run '^$$' -fuzz '^FuzzNormalize$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./dpop -run '^$$' -fuzz '^FuzzParseProof$$' -fuzztime $(FUZZTIME)

@@ -28,6 +28,10 @@ type Claims struct {
 	// signed it. A revocation by kid (an emergency key rotation) refuses
 	// every token of that key.
 	KeyID string
+	// JKT is cnf.jkt of a DPoP-bound token: the RFC 7638 thumbprint of the
+	// key its proofs must be signed with (RFC 9449 §6.1); "" for a bearer
+	// token.
+	JKT string
 }
 
 // HasScope reports whether s is one of the token's scope tokens. It does not

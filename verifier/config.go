@@ -59,6 +59,9 @@ type Config struct {
 	Realm string
 	// Logger receives operational events (never tokens). Nil discards.
 	Logger *slog.Logger
+	// DPoP configures sender-constrained tokens (RFC 9449); the zero value
+	// accepts both the Bearer and the DPoP scheme.
+	DPoP DPoPConfig
 }
 
 func (c *Config) withDefaults() (Config, error) {

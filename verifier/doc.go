@@ -1,10 +1,13 @@
 // Package verifier is the resource-server side of tokenserver: it verifies
 // RFC 9068 JWT access tokens offline against the issuer's published JWKS,
-// optionally checks them against a revocation source, and offers an
-// RFC 6750 bearer-token HTTP middleware.
+// optionally checks them against a revocation source, and offers an HTTP
+// middleware for RFC 6750 bearer tokens and RFC 9449 DPoP-bound tokens
+// (the DPoP scheme with a proof of the token's key; see DPoPConfig and
+// VerifyDPoP). A DPoP-bound token is never accepted as a bearer token.
 //
 // The package is importable on its own: it depends on the standard library,
-// jwx/v3 and the store package (for the revocation wire types only).
+// jwx/v3, the store package (for the revocation wire types and the DPoP
+// replay cache contract) and package dpop (proofs).
 //
 // A typical resource server:
 //

@@ -3,6 +3,8 @@ package verifier_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -86,4 +88,34 @@ func TestFeedSourceWithRedis(t *testing.T) {
 			t.Errorf("%s after the restart emptied redis: %v, want still ErrRevoked", jti, err)
 		}
 	}
+}
+
+// TestDPoPReplayAcrossInstancesWithRedis: two resource server instances
+// sharing the Redis replay cache (store/redis, the same one the token
+// server uses) accept a proof once between them (RFC 9449 §11.1).
+func TestDPoPReplayAcrossInstancesWithRedis(t *testing.T) {
+	target := storetest.StartRedis(t)
+	ctx := context.Background()
+	st, err := redis.Open(ctx, redis.Config{URL: target.URL(), Prefix: target.Prefix})
+	must(t, err)
+	t.Cleanup(func() { st.Close() })
+
+	// Redis expires entries by the real clock, so the proofs use it too.
+	clk := &clock{t: time.Now()}
+	cfg := verifier.DPoPConfig{Replay: st}
+	a := newDPoPHarnessAt(t, clk, cfg)
+	other, err := verifier.New(ctx, verifier.Config{Issuer: a.is.URL, Audience: testAudience, Now: clk.Now, Realm: "api", DPoP: cfg})
+	must(t, err)
+	b := *a
+	b.h = verifier.Middleware(other, "read")(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "hello %s", verifier.ClaimsFromContext(r.Context()).Username)
+	}))
+
+	tok := a.bound(a.key)
+	proof := a.proof(a.key, tok)
+	req := request{auth: []string{"DPoP " + tok}, proofs: []string{proof}}
+	check(t, a.do(req), want{200, nil, "", false})
+	check(t, b.do(req), want{401, []string{dpopChallenge("invalid_dpop_proof", "Invalid DPoP proof: replayed")}, "invalid_dpop_proof", false})
+	// A fresh proof is fine on either.
+	check(t, b.do(request{auth: []string{"DPoP " + tok}, proofs: []string{a.proof(a.key, tok)}}), want{200, nil, "", false})
 }

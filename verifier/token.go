@@ -37,6 +37,14 @@ type wireClaims struct {
 	Scope    string       `json:"scope"`
 	SID      string       `json:"sid"`
 	Username string       `json:"username"`
+	// Cnf is the confirmation claim (RFC 7800 §3.1) of a DPoP-bound token.
+	Cnf *confirmation `json:"cnf"`
+}
+
+// confirmation is the cnf claim; jkt is the only confirmation method the
+// verifier knows (RFC 9449 §6.1).
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // audience accepts aud as a string or an array of strings (RFC 7519 §4.1.3).
@@ -189,6 +197,11 @@ func (v *Verifier) checkClaims(wc *wireClaims, now time.Time) (*Claims, error) {
 	if wc.Iat.After(now.Add(v.leeway)) {
 		return nil, invalid("issued in the future (%s)", wc.Iat.UTC().Format(time.RFC3339))
 	}
+	// A confirmation we cannot check (mTLS x5t#S256, a JWK) must not turn
+	// the token into a bearer token: refuse it.
+	if wc.Cnf != nil && wc.Cnf.JKT == "" {
+		return nil, invalid("cnf without jkt: confirmation method not supported")
+	}
 	// RFC 9068 §4: aud MUST contain the resource server's identifier.
 	// Checked last, so that ErrAudienceMismatch (whose text the middleware
 	// shows the client) means the token failed on aud alone.
@@ -209,6 +222,9 @@ func (v *Verifier) checkClaims(wc *wireClaims, now time.Time) (*Claims, error) {
 	}
 	if wc.Nbf != nil {
 		c.NotBefore = wc.Nbf.Time
+	}
+	if wc.Cnf != nil {
+		c.JKT = wc.Cnf.JKT
 	}
 	return c, nil
 }

@@ -20,6 +20,7 @@ type Verifier struct {
 	logger     *slog.Logger
 	metadata   Metadata
 	jwks       *jwksCache
+	dpop       *dpopSetup
 }
 
 // New discovers the issuer's metadata (unless Config.Metadata is set),
@@ -43,6 +44,10 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 			return nil, err
 		}
 	}
+	ds, err := newDPoPSetup(cfg.DPoP, cfg.Now)
+	if err != nil {
+		return nil, err
+	}
 	v := &Verifier{
 		issuer:     cfg.Issuer,
 		audience:   cfg.Audience,
@@ -53,6 +58,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		logger:     cfg.Logger,
 		metadata:   *md,
 		jwks:       newJWKSCache(md.JWKSURI, cfg),
+		dpop:       ds,
 	}
 	if err := v.jwks.refresh(ctx); err != nil {
 		return nil, err
@@ -66,7 +72,9 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 // Metadata returns the issuer metadata the verifier uses.
 func (v *Verifier) Metadata() Metadata { return v.metadata }
 
-// Verify checks token and returns its claims. Errors:
+// Verify checks a bearer token and returns its claims. A DPoP-bound token
+// (one with cnf.jkt) is refused with ErrDPoPBound (RFC 9449 §7.2): it
+// must come with a proof of its key, see VerifyDPoP. Errors:
 //   - wrapping ErrExpired when exp has passed;
 //   - wrapping ErrRevoked when the revocation checker says so;
 //   - wrapping ErrInvalidToken for every other reason to reject the token
@@ -75,6 +83,19 @@ func (v *Verifier) Metadata() Metadata { return v.metadata }
 //     be established (fail closed; not a token error);
 //   - the context's error if ctx ends while waiting for keys or revocation.
 func (v *Verifier) Verify(ctx context.Context, token string) (*Claims, error) {
+	c, err := v.verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if c.JKT != "" {
+		return nil, ErrDPoPBound
+	}
+	return c, nil
+}
+
+// verify checks token whatever its binding: signature, claims and
+// revocation.
+func (v *Verifier) verify(ctx context.Context, token string) (*Claims, error) {
 	now := v.now()
 	c, err := v.verifyToken(ctx, token, now)
 	if err != nil {

@@ -6,7 +6,11 @@
 //	    --audience https://api.example.com --revocation sse \
 //	    --client-id api --client-secret ...
 //
-// GET /hello requires the scope "read" and answers with the username.
+// GET /hello requires the scope "read" and answers with the username. It
+// accepts bearer tokens (Authorization: Bearer) and DPoP-bound tokens
+// (Authorization: DPoP with a DPoP proof, RFC 9449); --dpop required or off
+// narrows that, --external-url names the URL clients use behind a proxy
+// (proofs sign it), --dpop-nonce-secret turns on resource-server nonces.
 // Every flag has an environment twin RESOURCE_<FLAG> (REDIS_URL for
 // --redis-url).
 package main
@@ -26,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tokenserver/tokenserver/dpop"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/store/redis"
 	"github.com/tokenserver/tokenserver/verifier"
@@ -50,6 +55,8 @@ type options struct {
 	clientID, clientSecret        string
 	redisURL, redisPrefix         string
 	allowHTTP                     bool
+	dpopMode, externalURL         string
+	dpopNonceSecret               string
 	introspectCacheTTL            time.Duration
 	readyTimeout, shutdownTimeout time.Duration
 }
@@ -75,6 +82,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.StringVar(&o.redisURL, "redis-url", "", "Redis URL (for --revocation redis)")
 	fs.StringVar(&o.redisPrefix, "redis-prefix", "", "Redis key prefix (default tokenserver:)")
 	fs.BoolVar(&o.allowHTTP, "allow-http", false, "allow a plain-HTTP issuer that is not on loopback")
+	fs.StringVar(&o.dpopMode, "dpop", "allowed", "DPoP-bound tokens (RFC 9449): allowed (both schemes), required (DPoP only) or off (Bearer only)")
+	fs.StringVar(&o.externalURL, "external-url", "", "the scheme://host[/prefix] clients use to reach this server, compared with DPoP proofs' htu (default: the request's own URL)")
+	fs.StringVar(&o.dpopNonceSecret, "dpop-nonce-secret", "", "require resource-server DPoP nonces made with this secret (at least 32 bytes; the same on every instance)")
 	fs.DurationVar(&o.introspectCacheTTL, "introspect-cache-ttl", verifier.DefaultIntrospectionCacheTTL, "how long an active introspection answer is reused")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 10*time.Second, "how long to wait for the first revocation snapshot")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "graceful shutdown limit")
@@ -110,6 +120,9 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	case o.audience == "":
 		return o, errors.New("--audience is required")
 	}
+	if _, ok := dpopMode(o.dpopMode); !ok {
+		return o, fmt.Errorf("--dpop %q: want allowed, required or off", o.dpopMode)
+	}
 	switch o.revocation {
 	case "sse", "introspect":
 		if o.clientID == "" {
@@ -126,6 +139,34 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	return o, nil
 }
 
+// dpopMode maps --dpop to the verifier's modes.
+func dpopMode(flag string) (verifier.DPoPMode, bool) {
+	switch flag {
+	case "allowed":
+		return verifier.DPoPAllowed, true
+	case "required":
+		return verifier.DPoPRequired, true
+	case "off":
+		return verifier.DPoPDisabled, true
+	}
+	return 0, false
+}
+
+// dpopConfig builds the verifier's DPoP settings from the flags. Replayed
+// proofs are caught per instance (in memory).
+func dpopConfig(o options) (verifier.DPoPConfig, error) {
+	mode, _ := dpopMode(o.dpopMode) // checked by parseOptions
+	c := verifier.DPoPConfig{Mode: mode, ExternalURL: o.externalURL}
+	if o.dpopNonceSecret != "" {
+		n, err := dpop.NewNonces([]byte(o.dpopNonceSecret), 0, nil)
+		if err != nil {
+			return c, fmt.Errorf("--dpop-nonce-secret: %w", err)
+		}
+		c.Nonces = n
+	}
+	return c, nil
+}
+
 // run is the whole program: it serves until ctx ends, then shuts down
 // gracefully.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -134,6 +175,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	dpopCfg, err := dpopConfig(o)
+	if err != nil {
+		return err
+	}
 	md, err := verifier.Discover(ctx, nil, o.issuer, o.allowHTTP)
 	if err != nil {
 		return err
@@ -150,6 +195,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		AllowHTTP:  o.allowHTTP,
 		Revocation: checker,
 		Logger:     logger,
+		DPoP:       dpopCfg,
 	})
 	if err != nil {
 		return err

@@ -114,11 +114,21 @@ func newIssuer(t *testing.T) *issuer {
 
 func (is *issuer) token(t *testing.T, jti, scope string) string {
 	t.Helper()
+	return is.tokenWith(t, jti, scope, nil)
+}
+
+// tokenWith is token with more claims.
+func (is *issuer) tokenWith(t *testing.T, jti, scope string, extra map[string]any) string {
+	t.Helper()
 	now := time.Now()
-	payload, _ := json.Marshal(map[string]any{
+	claims := map[string]any{
 		"iss": is.url, "sub": "u1", "aud": audience, "exp": now.Add(time.Minute).Unix(), "iat": now.Unix(),
 		"jti": jti, "client_id": "app", "scope": scope, "sid": "s1", "username": "alice",
-	})
+	}
+	for k, v := range extra {
+		claims[k] = v
+	}
+	payload, _ := json.Marshal(claims)
 	h := jws.NewHeaders()
 	_ = h.Set("kid", "k1")
 	_ = h.Set("typ", "at+jwt")
@@ -174,6 +184,39 @@ func get(t *testing.T, u, token string) (int, string, string) {
 	return resp.StatusCode, resp.Header.Get("WWW-Authenticate"), string(body)
 }
 
+// serve runs the program with args and env until the test ends and
+// returns its base URL.
+func serve(t *testing.T, args []string, env map[string]string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("run did not stop after cancel")
+		}
+	})
+	addr := regexp.MustCompile(`listening on (\S+)`)
+	var base string
+	deadline := time.Now().Add(10 * time.Second)
+	for base == "" {
+		if m := addr.FindStringSubmatch(stdout.String()); m != nil {
+			base = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("server did not start; stderr:\n%s", stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return base
+}
+
 func TestServe(t *testing.T) {
 	for _, mode := range []string{"none", "sse", "introspect", "redis"} {
 		t.Run(mode, func(t *testing.T) {
@@ -212,32 +255,7 @@ func TestServe(t *testing.T) {
 					}
 				}
 			}
-			ctx, cancel := context.WithCancel(context.Background())
-			var stdout, stderr syncBuffer
-			done := make(chan error, 1)
-			go func() { done <- run(ctx, args, func(k string) string { return env[k] }, &stdout, &stderr) }()
-			t.Cleanup(func() {
-				cancel()
-				select {
-				case err := <-done:
-					if err != nil {
-						t.Errorf("run: %v", err)
-					}
-				case <-time.After(10 * time.Second):
-					t.Error("run did not stop after cancel")
-				}
-			})
-			addr := regexp.MustCompile(`listening on (\S+)`)
-			var base string
-			deadline := time.Now().Add(10 * time.Second)
-			for base == "" {
-				if m := addr.FindStringSubmatch(stdout.String()); m != nil {
-					base = m[1]
-				} else if time.Now().After(deadline) {
-					t.Fatalf("server did not start; stderr:\n%s", stderr.String())
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+			base := serve(t, args, env)
 
 			tok := is.token(t, "jti-1", "read")
 			if code, _, body := get(t, base+"/hello", tok); code != 200 || body != "hello alice\n" {
@@ -256,7 +274,7 @@ func TestServe(t *testing.T) {
 			if publish != nil {
 				publish("jti-1")
 			}
-			deadline = time.Now().Add(2 * time.Second)
+			deadline := time.Now().Add(2 * time.Second)
 			for {
 				code, www, _ := get(t, base+"/hello", tok)
 				if code == 401 && strings.Contains(www, `error="invalid_token"`) {

@@ -230,17 +230,32 @@ func waitRevoked(t *testing.T, s *server, what, token string) {
 // TestNodeResourceServer runs docs/examples/node (jose, JWKS, SSE
 // revocation feed) with Node.js; jose comes from the npm registry.
 func TestNodeResourceServer(t *testing.T) {
+	node, dir := npmInstall(t, "node", "package.json", "package-lock.json", "resource-server.mjs")
+
+	is := startIssuer(t)
+	cmd := exec.Command(node, "resource-server.mjs")
+	cmd.Dir = dir
+	s := start(t, is, cmd)
+	s.waitLine(t, "revocation snapshot loaded")
+	checkResourceServer(t, is, s)
+}
+
+// npmInstall copies files of src to a temporary directory and installs
+// their locked npm packages there (from the npm registry or npm's cache).
+// It returns the node binary and the directory.
+func npmInstall(t *testing.T, src string, files ...string) (node, dir string) {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
-		missing(t, "node not found: the Node guide's test needs Node.js 18+ and npm")
+		missing(t, "node not found: the Node examples' tests need Node.js 20+ and npm")
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		missing(t, "npm not found: the Node guide's test needs Node.js 18+ and npm")
+		missing(t, "npm not found: the Node examples' tests need Node.js 20+ and npm")
 	}
-	dir := t.TempDir()
-	for _, f := range []string{"package.json", "package-lock.json", "resource-server.mjs"} {
-		b, err := os.ReadFile(filepath.Join("node", f))
+	dir = t.TempDir()
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -255,13 +270,7 @@ func TestNodeResourceServer(t *testing.T) {
 	if out, err := install.CombinedOutput(); err != nil {
 		t.Fatalf("npm ci (needs the npm registry or a warm npm cache): %v\n%s", err, out)
 	}
-
-	is := startIssuer(t)
-	cmd := exec.Command(node, "resource-server.mjs")
-	cmd.Dir = dir
-	s := start(t, is, cmd)
-	s.waitLine(t, "revocation snapshot loaded")
-	checkResourceServer(t, is, s)
+	return node, dir
 }
 
 // TestPythonResourceServer runs docs/examples/python (PyJWT, PyJWKClient,

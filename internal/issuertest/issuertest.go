@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenserver/tokenserver/dpop"
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
@@ -54,6 +55,9 @@ type Config struct {
 	Users   []User
 	// Scopes advertised in discovery.
 	Scopes []string
+	// DPoPNonceSecret, when set, makes /token require server-provided DPoP
+	// nonces (RFC 9449 §8) made with it (at least 32 bytes).
+	DPoPNonceSecret []byte
 }
 
 // Issuer is a running token server.
@@ -132,6 +136,13 @@ func Start(cfg Config) (*Issuer, error) {
 		return nil, fmt.Errorf("issuertest: %w", err)
 	}
 
+	var dpopCfg tokenserver.DPoPConfig
+	if cfg.DPoPNonceSecret != nil {
+		if dpopCfg.Nonces, err = dpop.NewNonces(cfg.DPoPNonceSecret, 0, nil); err != nil {
+			return nil, fmt.Errorf("issuertest: %w", err)
+		}
+	}
+
 	// The issuer is the server's own URL, so the listener comes first.
 	is.srv = httptest.NewUnstartedServer(nil)
 	is.URL = "http://" + is.srv.Listener.Addr().String()
@@ -139,6 +150,7 @@ func Start(cfg Config) (*Issuer, error) {
 		Issuer: is.URL,
 		Users:  mem, Clients: mem, Refresh: mem, Revocations: mem, Feed: mem, Throttle: mem,
 		Keys: km, Hasher: hasher, Scopes: cfg.Scopes, Sessions: is.sessions, AccessTokenTTL: accessTokenTTL,
+		DPoP: dpopCfg,
 	})
 	if err != nil {
 		is.srv.Listener.Close()
