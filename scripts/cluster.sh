@@ -156,6 +156,7 @@ if [ -z "$bin" ]; then
   bin="$dir/tokenserver"
 fi
 [ -x "$bin" ] || die "no executable tokenserver at $bin"
+bin="$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")"
 
 # --- PostgreSQL -----------------------------------------------------------------
 pg_port="$(free_port)"
