@@ -19,8 +19,10 @@
 #                 `. FILE` lets the CLI act on the cluster; test/cluster reads it.
 #                 Written (atomically) once everything is up.
 #
-# Sentinel timeouts are short (down-after 1 s, failover-timeout 3 s) so a
-# failover is quick to watch; PostgreSQL runs with fsync off: this is a
+# Sentinel timeouts are short (down-after 2 s, failover-timeout 4 s) so a
+# failover is quick to watch (with 1 s, a loaded machine made the sentinels
+# declare the just-promoted replica down and fail over again, back to the
+# frozen old primary); PostgreSQL runs with fsync off: this is a
 # laptop cluster, not a deployment.
 set -euo pipefail
 
@@ -205,8 +207,8 @@ port $port
 bind 127.0.0.1
 dir $dir/sentinel-$i
 sentinel monitor mymaster 127.0.0.1 $redis_primary 2
-sentinel down-after-milliseconds mymaster 1000
-sentinel failover-timeout mymaster 3000
+sentinel down-after-milliseconds mymaster 2000
+sentinel failover-timeout mymaster 4000
 sentinel parallel-syncs mymaster 1
 CONF
   "$redis_server" "$dir/sentinel-$i/sentinel.conf" --sentinel >"$dir/logs/sentinel-$i.log" 2>&1 &

@@ -21,7 +21,7 @@ import (
 
 // failoverBound is how long Sentinel may take to promote the replica, and
 // the nodes to follow, before the test calls the failover stuck (with
-// down-after-milliseconds 1000 and failover-timeout 3000 it takes seconds).
+// down-after-milliseconds 2000 and failover-timeout 4000 it takes seconds).
 const failoverBound = 60 * time.Second
 
 // Sentinel failover: the Redis primary is frozen (SIGSTOP: a hung machine,
