@@ -3,7 +3,7 @@ BIN := bin/tokenserver
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build run test test-deps fuzz bench image clean
+.PHONY: all build run test test-deps test-cluster cluster fuzz bench image clean
 
 all: build
 
@@ -21,6 +21,14 @@ test: test-deps
 
 test-deps:
 	@./scripts/test-deps.sh
+
+## cluster: three nodes on one machine (PostgreSQL, Redis + Sentinel, HAProxy) until Ctrl-C; see README.
+cluster: build
+	./scripts/cluster.sh --bin $(BIN)
+
+## test-cluster: only the cluster test (test/cluster; also part of `make test`).
+test-cluster: test-deps
+	$(GO) test -race -count=1 -timeout 10m -v ./test/cluster
 
 ## fuzz: run each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the integration tests need: a PostgreSQL server (initdb, pg_ctl,
-# postgres), redis-server, PyJWT with cryptography for the Python guide's
-# test (docs/examples), and promtool (Debian's prometheus package) for the
-# metrics test's `promtool check metrics`. On Debian/Ubuntu as root it uses apt-get; elsewhere it
+# postgres), redis-server and redis-cli, haproxy (the cluster test,
+# test/cluster), PyJWT with cryptography for the Python guide's test
+# (docs/examples), and promtool (Debian's prometheus package) for the metrics
+# and alert-rule tests. On Debian/Ubuntu as root it uses apt-get; elsewhere it
 # says what to install. The tests start their own servers on loopback ports.
 # (The Node guide's test needs node and npm, and fetches jose from the npm
 # registry; it is not installed here.)
@@ -12,8 +13,10 @@ have_pg() {
   command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 }
-have_redis() { command -v redis-server >/dev/null 2>&1; }
 have_promtool() { command -v promtool >/dev/null 2>&1; }
+have_redis() { command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; }
+# Debian installs haproxy in /usr/sbin, which a non-root PATH may lack.
+have_haproxy() { command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ]; }
 # The test tries python3 in PATH, then Debian's /usr/bin/python3 (where
 # python3-jwt installs, even when PATH has another python3 first).
 have_pyjwt() {
@@ -27,6 +30,7 @@ have_pyjwt() {
 missing=()
 have_pg || missing+=(postgresql)
 have_redis || missing+=(redis-server)
+have_haproxy || missing+=(haproxy)
 have_pyjwt || missing+=(python3-jwt python3-cryptography)
 have_promtool || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -37,7 +41,7 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
   apt-get update -qq >/dev/null
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # Debian starts the packaged services; the tests run their own on random ports.
-  for s in redis-server postgresql prometheus; do
+  for s in redis-server redis-sentinel postgresql haproxy prometheus; do
     (command -v systemctl >/dev/null && systemctl stop "$s") >/dev/null 2>&1 || true
     (command -v service >/dev/null && service "$s" stop) >/dev/null 2>&1 || true
   done
@@ -47,10 +51,11 @@ fi
 cat >&2 <<MSG
 test-deps: missing ${missing[*]}.
   The storage tests start a real PostgreSQL (initdb, pg_ctl) and a real redis-server on loopback ports;
+  the cluster test (test/cluster, scripts/cluster.sh) also runs Redis Sentinel and HAProxy;
   the Python guide's test (docs/examples) needs python3 with PyJWT and cryptography;
-  the metrics test runs promtool (from Prometheus).
-  Debian/Ubuntu: sudo apt-get install postgresql redis-server python3-jwt python3-cryptography prometheus
-  macOS:         brew install postgresql@15 redis prometheus; pip3 install 'pyjwt[crypto]'
+  the metrics and alert-rule tests run promtool (from Prometheus).
+  Debian/Ubuntu: sudo apt-get install postgresql redis-server haproxy python3-jwt python3-cryptography prometheus
+  macOS:         brew install postgresql@15 redis haproxy prometheus; pip3 install 'pyjwt[crypto]'
   Without them the integration tests are skipped locally (and fail when CI=true).
 MSG
 [ "${CI:-}" = true ] && exit 1

@@ -70,7 +70,13 @@ type Store struct {
 	// readTimeout bounds waiting for a subscription's confirmation.
 	readTimeout time.Duration
 	// feedPingInterval is how long a subscription may stay silent before
-	// Subscribe checks the connection with a PING (tests shorten it).
+	// Subscribe checks the connection with a PING; one unanswered for
+	// another interval is replaced (tests shorten it). Short, because a
+	// silent subscription may be on a server that will never answer again:
+	// a frozen one, or, behind Sentinel, the demoted primary, whose pub/sub
+	// connections go-redis keeps after a failover (it closes only pooled
+	// ones), so revocations published on the new primary would not arrive
+	// until the subscription is replaced.
 	feedPingInterval time.Duration
 }
 
@@ -113,7 +119,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		prefix:           prefix,
 		readTimeout:      readTimeout,
 		channel:          prefix + "revocations",
-		feedPingInterval: 15 * time.Second,
+		feedPingInterval: time.Second,
 	}, nil
 }
 

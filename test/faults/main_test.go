@@ -12,6 +12,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/tokenserver/tokenserver/internal/testbinary"
 	"github.com/tokenserver/tokenserver/store/storetest"
 )
 
@@ -20,7 +21,7 @@ import (
 var serverBinary string
 
 func TestMain(m *testing.M) {
-	bin, err := buildServer()
+	bin, err := testbinary.Build("faults")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "faults:", err)
 		os.Exit(1)

@@ -1,4 +1,6 @@
-package faults_test
+// Package testbinary builds the tokenserver binary for the tests that run it
+// as a process of its own (test/faults, test/cluster).
+package testbinary
 
 import (
 	"crypto/sha256"
@@ -10,14 +12,15 @@ import (
 	"strings"
 )
 
-// buildServer builds cmd/tokenserver and returns the binary's path.
+// Build builds cmd/tokenserver and returns the binary's path.
 //
-// storetest.Main exits the process, so TestMain cannot remove a temporary
-// directory afterwards. The binary therefore lives at a path keyed by the
-// module root (one file per checkout, overwritten by each run) and is
-// replaced by an atomic rename, so a concurrent run of the same checkout
-// keeps executing the file it started with.
-func buildServer() (string, error) {
+// storetest.Main exits the process, so a TestMain cannot remove a temporary
+// directory afterwards. The binary therefore lives at a path keyed by tag
+// (one per test package) and the module root (one file per checkout,
+// overwritten by each run), and is replaced by an atomic rename, so a
+// concurrent run of the same checkout keeps executing the file it started
+// with.
+func Build(tag string) (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("go env GOMOD: %w", err)
@@ -28,7 +31,7 @@ func buildServer() (string, error) {
 	}
 	root := filepath.Dir(gomod)
 	sum := sha256.Sum256([]byte(root))
-	dir := filepath.Join(os.TempDir(), "tokenserver-faults-"+hex.EncodeToString(sum[:6]))
+	dir := filepath.Join(os.TempDir(), "tokenserver-"+tag+"-"+hex.EncodeToString(sum[:6]))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("build dir: %w", err)
 	}
