@@ -188,6 +188,9 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 		b.feed = b.local
 		return b, nil
 	}
+	// go-redis logs through one process-wide logger: the command's. Each
+	// command opens its backends once, so this runs once per process.
+	routeRedisLogs(logger)
 	rd, err := redis.Open(ctx, redis.Config{URL: f.redisURL, Prefix: f.redisPrefix})
 	if err != nil {
 		b.Close()
