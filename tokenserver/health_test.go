@@ -27,8 +27,12 @@ func TestReadyz(t *testing.T) {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	stuck := func(context.Context) error { <-release; return nil }
-	pg := func(f func(context.Context) error) ReadyCheck { return ReadyCheck{Name: "postgres", Check: f, Critical: true} }
-	key := func(f func(context.Context) error) ReadyCheck { return ReadyCheck{Name: "signing key", Check: f, Critical: true} }
+	pg := func(f func(context.Context) error) ReadyCheck {
+		return ReadyCheck{Name: "postgres", Check: f, Critical: true}
+	}
+	key := func(f func(context.Context) error) ReadyCheck {
+		return ReadyCheck{Name: "signing key", Check: f, Critical: true}
+	}
 	rd := func(f func(context.Context) error) ReadyCheck { return ReadyCheck{Name: "redis", Check: f} }
 	type outcome struct {
 		name string
