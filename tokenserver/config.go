@@ -82,8 +82,9 @@ type Config struct {
 	// Ready are the checks /readyz runs, in the order its body lists them.
 	Ready []ReadyCheck
 	// OnReadiness, if set, is told the outcome of every check each time
-	// /readyz runs them (ok false: failed, degraded or timed out): the seam
-	// for a dependency-up gauge.
+	// /readyz runs them, as each one is known (ok false: failed, degraded
+	// or timed out): the seam for a dependency-up gauge. It runs on the
+	// request's goroutine and must be cheap.
 	OnReadiness func(name string, ok bool)
 
 	// OnRequest, if set, receives one RequestRecord per request when its

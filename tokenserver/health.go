@@ -83,6 +83,7 @@ collect:
 				s.logger.WarnContext(ctx, "tokenserver: readiness check failed",
 					"check", c.Name, "critical", c.Critical, "error", res.err)
 			}
+			s.reportReadiness(c.Name, res.err == nil)
 		case <-ctx.Done():
 			break collect
 		}
@@ -98,9 +99,7 @@ collect:
 		if states[i] == readyTimedOut {
 			s.logger.WarnContext(ctx, "tokenserver: readiness check timed out",
 				"check", c.Name, "critical", c.Critical, "timeout", s.readyTimeout)
-		}
-		if s.cfg.OnReadiness != nil {
-			s.cfg.OnReadiness(c.Name, ok)
+			s.reportReadiness(c.Name, false)
 		}
 		b.WriteString(c.Name)
 		b.WriteString(": ")
@@ -108,6 +107,14 @@ collect:
 		b.WriteByte('\n')
 	}
 	writePlain(w, status, b.String())
+}
+
+// reportReadiness tells Config.OnReadiness a check's outcome, as soon as
+// it is known (at the deadline for a check that did not answer).
+func (s *Server) reportReadiness(name string, ok bool) {
+	if s.cfg.OnReadiness != nil {
+		s.cfg.OnReadiness(name, ok)
+	}
 }
 
 // Drain makes /readyz answer 503 "draining" from now on, while every other

@@ -22,8 +22,9 @@ func TestHealthz(t *testing.T) {
 func TestReadyz(t *testing.T) {
 	ok := func(context.Context) error { return nil }
 	failing := func(context.Context) error { return errors.New("db at 10.0.0.5 refused") }
-	// stuck ignores its context and answers only after the test ends, so
-	// the handler's own deadline is what reports it.
+	// stuck ignores its context and answers only after the test ends. The
+	// test ends /readyz's wait itself (cancelling the request) once every
+	// other check has been reported, so no timer decides the outcome.
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	stuck := func(context.Context) error { <-release; return nil }
@@ -43,7 +44,8 @@ func TestReadyz(t *testing.T) {
 		checks     []ReadyCheck
 		wantStatus int
 		wantBody   string
-		wantSeen   []outcome
+		wantSeen   []outcome // in any order
+		stuck      int       // checks that never answer
 	}{
 		{name: "no checks", wantStatus: 200, wantBody: "ok\n"},
 		{name: "all pass", checks: []ReadyCheck{pg(ok), rd(ok), key(ok)}, wantStatus: 200,
@@ -60,15 +62,17 @@ func TestReadyz(t *testing.T) {
 		{name: "non-critical fails", checks: []ReadyCheck{pg(ok), rd(failing), key(ok)}, wantStatus: 200,
 			wantBody: "postgres: ok\nredis: degraded\nsigning key: ok\n",
 			wantSeen: []outcome{{"postgres", true}, {"redis", false}, {"signing key", true}}},
-		{name: "critical ignores its context", checks: []ReadyCheck{pg(stuck), rd(ok)}, wantStatus: 503,
+		{name: "critical ignores its context", checks: []ReadyCheck{pg(stuck), rd(ok)}, stuck: 1, wantStatus: 503,
 			wantBody: "postgres: timed out\nredis: ok\n",
 			wantSeen: []outcome{{"postgres", false}, {"redis", true}}},
-		{name: "non-critical ignores its context", checks: []ReadyCheck{pg(ok), rd(stuck)}, wantStatus: 200,
+		{name: "non-critical ignores its context", checks: []ReadyCheck{pg(ok), rd(stuck)}, stuck: 1, wantStatus: 200,
 			wantBody: "postgres: ok\nredis: timed out\n",
 			wantSeen: []outcome{{"postgres", true}, {"redis", false}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
 			var mu sync.Mutex
 			var seen []outcome
 			h := newHarness(t, func(_ *harness, c *Config) {
@@ -77,10 +81,13 @@ func TestReadyz(t *testing.T) {
 					mu.Lock()
 					defer mu.Unlock()
 					seen = append(seen, outcome{name, ok})
+					if len(seen) == len(tt.checks)-tt.stuck {
+						cancel() // every answering check is in: stop waiting
+					}
 				}
 			})
-			h.srv.readyTimeout = 50 * time.Millisecond
-			rec := h.do(http.MethodGet, "/readyz", "")
+			h.srv.readyTimeout = time.Minute // a hang detector only
+			rec := h.do(http.MethodGet, "/readyz", "", func(r *http.Request) { *r = *r.WithContext(ctx) })
 			if rec.Code != tt.wantStatus || rec.Body.String() != tt.wantBody {
 				t.Errorf("status %d body %q, want %d %q", rec.Code, rec.Body, tt.wantStatus, tt.wantBody)
 			}
@@ -102,6 +109,9 @@ func TestReadyz(t *testing.T) {
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			byName := func(a, b outcome) int { return strings.Compare(a.name, b.name) }
+			slices.SortFunc(seen, byName)
+			slices.SortFunc(tt.wantSeen, byName)
 			if !slices.Equal(seen, tt.wantSeen) {
 				t.Errorf("OnReadiness saw %v, want %v", seen, tt.wantSeen)
 			}
