@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +43,8 @@ func TestLogDurations(t *testing.T) {
 // TestJSONLogsWhenRedisGoesAway: with --log-format json, go-redis's own
 // lines (here: the pool failing to dial a stopped Redis) arrive through the
 // server's logger, as JSON like every other line. Before, go-redis printed
-// plain text straight to the process's stderr.
+// plain text straight to the process's stderr. Meanwhile /readyz says
+// Redis is degraded and stays 200 (before: 503), and /token answers.
 func TestJSONLogsWhenRedisGoesAway(t *testing.T) {
 	env := productionEnv(t)
 	rd, err := storetest.StartRedisServer()
@@ -67,6 +70,19 @@ func TestJSONLogsWhenRedisGoesAway(t *testing.T) {
 		tokenStatus(t, s, secret)
 		return strings.Contains(s.stderr.String(), `"component":"go-redis"`)
 	})
+	// Redis down is degraded, not unready: tokens are still issued.
+	eventually(t, 30*time.Second, "/readyz 200 with redis degraded", func() bool {
+		resp, err := http.Get(s.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode == http.StatusOK && string(body) == "postgres: ok\nredis: degraded\nsigning key: ok\n"
+	})
+	if code, errCode := tokenStatus(t, s, secret); code != http.StatusOK {
+		t.Errorf("/token with Redis down: %d %q, want 200", code, errCode)
+	}
 	if err := s.stop(); err != nil {
 		t.Fatalf("stop: %v", err)
 	}
