@@ -27,13 +27,15 @@ func NewDependencies(reg prometheus.Registerer) *Dependencies {
 }
 
 // SetDependencyUp records the outcome of a dependency's health check. name
-// is one of the Dependency* constants; any other is recorded as "other"
-// so the label stays bounded.
+// is one of the Dependency* constants; any other is ignored
+// (the label stays bounded).
 func (d *Dependencies) SetDependencyUp(name string, up bool) {
 	switch name {
 	case DependencyPostgres, DependencyRedis:
 	default:
-		name = "other"
+		// Other readiness checks (the signing key) are not dependencies;
+		// ignoring them keeps the label set to the two names.
+		return
 	}
 	v := 0.0
 	if up {

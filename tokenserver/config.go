@@ -83,8 +83,13 @@ type Config struct {
 	Now func() time.Time
 	// Logger; default discards.
 	Logger *slog.Logger
-	// Ready checks run by /readyz.
-	Ready []func(context.Context) error
+	// Ready are the checks /readyz runs, in the order its body lists them.
+	Ready []ReadyCheck
+	// OnReadiness, if set, is told the outcome of every check each time
+	// /readyz runs them, as each one is known (ok false: failed, degraded
+	// or timed out): the seam for a dependency-up gauge. It runs on the
+	// request's goroutine and must be cheap.
+	OnReadiness func(name string, ok bool)
 
 	// OnRequest, if set, receives one RequestRecord per request when its
 	// handler returns (request metrics, the access log). It runs on the
@@ -247,6 +252,18 @@ func (c Config) validate() error {
 		if missing {
 			bad("%s: required", name)
 		}
+	}
+	names := map[string]bool{}
+	for i, rc := range c.Ready {
+		switch {
+		case rc.Name == "" || strings.ContainsAny(rc.Name, "\r\n:"):
+			bad("Ready[%d]: Name must be non-empty, one line, without ':'", i)
+		case names[rc.Name]:
+			bad("Ready[%d]: duplicate Name %q", i, rc.Name)
+		case rc.Check == nil:
+			bad("Ready[%d] (%s): Check required", i, rc.Name)
+		}
+		names[rc.Name] = true
 	}
 	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
 		bad("%w", err)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenserver/tokenserver/audit"
@@ -50,6 +51,9 @@ type Server struct {
 	trustedProxies []netip.Prefix
 	// readyTimeout bounds /readyz (a field so tests can shorten it).
 	readyTimeout time.Duration
+
+	// draining is set by Drain: /readyz answers 503 from then on.
+	draining atomic.Bool
 
 	// refusals rate-limits the logging of 503 temporarily_unavailable.
 	refusals overloadLog

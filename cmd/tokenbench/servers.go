@@ -209,6 +209,7 @@ func startServer(ctx context.Context, env *benchEnv, o *options, queueTimeout ti
 		"REDIS_URL=redis://"+env.redis.Addr,
 		"TOKENSERVER_REDIS_PREFIX=tokenbench:",
 		"TOKENSERVER_ADDR="+addr,
+		"TOKENSERVER_DRAIN_DELAY=0s", // no load balancer to drain
 		"TOKENSERVER_SIGNING_ALG="+o.signingAlg,
 		"TOKENSERVER_ARGON2_MEMORY="+strconv.FormatUint(uint64(o.argon2.Memory), 10),
 		"TOKENSERVER_ARGON2_TIME="+strconv.FormatUint(uint64(o.argon2.Time), 10),

@@ -21,6 +21,7 @@ import (
 	"github.com/tokenserver/tokenserver/store/postgres"
 	"github.com/tokenserver/tokenserver/store/redis"
 	"github.com/tokenserver/tokenserver/store/tiered"
+	"github.com/tokenserver/tokenserver/tokenserver"
 )
 
 // storeFlags are the settings that choose and reach the storage backends.
@@ -126,8 +127,8 @@ type backends struct {
 	// (Redis); nil means each process keeps its own.
 	dpopReplay store.ProofReplayCache
 	keys       store.KeyStore
-	// ready checks every dependency for /readyz.
-	ready []func(context.Context) error
+	// ready checks every dependency for /readyz (see readyChecks).
+	ready []tokenserver.ReadyCheck
 	// log is the durable revocation log the relay follows; lifetimes the
 	// recorded access-token lifetimes (both PostgreSQL; nil embedded).
 	log       store.RevocationLog
@@ -201,7 +202,8 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 	b.pg = pg
 	b.users, b.clients, b.refresh, b.keys = pg, pg, pg, pg
 	b.log, b.lifetimes = pg, pg
-	b.ready = append(b.ready, pg.Ping)
+	// Without PostgreSQL nothing can be issued: critical.
+	b.ready = append(b.ready, tokenserver.ReadyCheck{Name: "postgres", Check: pg.Ping, Critical: true})
 
 	local := memory.New(now) // in-process fallbacks
 	if f.redisURL == "" {
@@ -213,6 +215,9 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 		b.feed = b.local
 		return b, nil
 	}
+	// go-redis logs through one process-wide logger: the command's. Each
+	// command opens its backends once, so this runs once per process.
+	routeRedisLogs(logger)
 	rd, err := redis.Open(ctx, redis.Config{URL: f.redisURL, Prefix: f.redisPrefix, TracerProvider: f.tracerProvider})
 	if err != nil {
 		b.Close()
@@ -228,6 +233,8 @@ func openBackends(ctx context.Context, f *storeFlags, now func() time.Time, logg
 	b.feed, b.local = feed, feed
 	b.throttle = tiered.NewThrottle(rd, local, logger)
 	b.dpopReplay = rd
-	b.ready = append(b.ready, rd.Ping)
+	// Without Redis the denylist falls back to PostgreSQL and throttling
+	// to this process: degraded, still issuing tokens.
+	b.ready = append(b.ready, tokenserver.ReadyCheck{Name: "redis", Check: rd.Ping})
 	return b, nil
 }

@@ -457,7 +457,7 @@ func TestListeningLineAfterBind(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr}, envFrom(nil), strings.NewReader(""), &syncBuffer{}, stderr)
+		done <- run(ctx, []string{"serve", "--addr", addr, "--drain-delay", "0s"}, envFrom(nil), strings.NewReader(""), &syncBuffer{}, stderr)
 	}()
 	defer func() {
 		cancel()

@@ -10,15 +10,6 @@ import (
 // manifests and the compose file name exists in the server. They read the
 // settings from `tokenserver <command> -h`, the list operators see.
 
-// pendingFlags are serve settings the deployment files use that the
-// observability branch (issue 11, see its contract) adds to the server.
-// Remove when the observability branch lands.
-func pendingFlags() map[string]string {
-	return map[string]string{
-		"drain-delay": "TOKENSERVER_DRAIN_DELAY",
-	}
-}
-
 // runtimeEnv are variables read by the Go runtime or by libraries rather
 // than by a flag; deployment files may set them.
 func runtimeEnv(name string) bool {
@@ -36,8 +27,7 @@ type settings struct {
 }
 
 // commandSettings runs `tokenserver <command...> -h` and collects the flags
-// it lists ("  --addr [TOKENSERVER_ADDR]", "  --json (flag only)"). For
-// serve it adds pendingFlags.
+// it lists ("  --addr [TOKENSERVER_ADDR]", "  --json (flag only)").
 func commandSettings(t *testing.T, command ...string) settings {
 	t.Helper()
 	r := runFull(t, nil, "", append(command, "-h")...)
@@ -58,11 +48,6 @@ func commandSettings(t *testing.T, command ...string) settings {
 	}
 	if len(s.flags) == 0 {
 		t.Fatalf("tokenserver %s -h listed no flags:\n%s", strings.Join(command, " "), r.stderr)
-	}
-	if len(command) == 1 && command[0] == "serve" {
-		for f, env := range pendingFlags() {
-			s.flags[f], s.envs[env] = true, true
-		}
 	}
 	return s
 }

@@ -90,7 +90,8 @@ func startServer(t *testing.T, envm map[string]string, args ...string) *server {
 	if addr == "" {
 		addr = freeAddr(t)
 	}
-	m := map[string]string{"TOKENSERVER_ADDR": addr}
+	// No drain delay unless a test asks for one: every stop would wait it.
+	m := map[string]string{"TOKENSERVER_ADDR": addr, "TOKENSERVER_DRAIN_DELAY": "0s"}
 	for k, v := range envm {
 		m[k] = v
 	}

@@ -18,13 +18,41 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	ctx, force, stop := shutdownSignals()
+	e := env{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, force: force}
+	err := runEnv(ctx, e, os.Args[1:])
 	stop()
 	if err != nil {
 		reportError(os.Stderr, err)
 		os.Exit(exitCode(err))
 	}
+}
+
+// shutdownSignals returns a context cancelled by the first SIGTERM or
+// interrupt (serve starts draining, other commands stop) and a channel
+// closed by the second (serve ends its drain delay at once). After the
+// second, the signals' default action applies again: a third kills.
+func shutdownSignals() (ctx context.Context, force <-chan struct{}, stop func()) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	forced := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer signal.Stop(sigs)
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		cancel()
+		select {
+		case <-sigs:
+			close(forced)
+		case <-done:
+		}
+	}()
+	return ctx, forced, func() { close(done); cancel() }
 }
 
 // errUsage marks a command-line mistake (exit status 2). Bare, it means the
@@ -63,6 +91,9 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// force, when closed, cuts serve's drain delay short (a second
+	// signal); nil: the delay always runs out.
+	force <-chan struct{}
 }
 
 // command is one subcommand: name, one-line help, and its entry point.
@@ -86,7 +117,12 @@ func commands() []command {
 // run is the whole program behind main: it parses args, dispatches to a
 // subcommand and returns its error. Nothing here reads globals.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	return runEnv(ctx, env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}, args)
+}
+
+// runEnv is run with the environment assembled.
+func runEnv(ctx context.Context, e env, args []string) error {
+	stderr := e.stderr
 	if len(args) == 0 {
 		return usageErrorf("", "missing command")
 	}

@@ -62,6 +62,8 @@ type serveConfig struct {
 	shutdownTimeout time.Duration
 	audit           auditFlags
 	dpop            dpopFlags
+	drainDelay      time.Duration
+	accessLog       bool
 }
 
 const (
@@ -105,7 +107,9 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.BoolVar(&c.adminAPI, "admin-api", true, "serve the admin API under /admin/v1/ (bearer tokens of an admin client, scope admin or admin:users|clients|keys)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
-	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to drain requests on SIGTERM")
+	fs.BoolVar(&c.accessLog, "access-log", true, "log one info line per request (method, route, status, duration, client id, error code, trace id)")
+	fs.DurationVar(&c.drainDelay, "drain-delay", 5*time.Second, "after SIGTERM: /readyz answers 503 at once and requests are still served this long, so load balancers stop sending first; then the shutdown")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "after the drain delay: how long in-flight requests may take to finish")
 	c.metrics.register(fs)
 	c.audit.registerServe(fs)
 	c.dpop.register(fs)
@@ -166,6 +170,9 @@ func (c *serveConfig) validate() error {
 	}
 	if c.reuseLeeway < 0 || c.reuseLeeway > time.Minute {
 		bad("refresh-reuse-leeway", "must be between 0 and 1m, got %s", c.reuseLeeway)
+	}
+	if c.drainDelay < 0 {
+		bad("drain-delay", "must not be negative, got %s", c.drainDelay)
 	}
 	if c.rotationPeriod < 0 {
 		bad("key-rotation-period", "must not be negative")
@@ -346,8 +353,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 		Logger:         logger,
 		TracerProvider: tracing.TracerProvider(),
 		DPoP:           dpopCfg,
-		Ready:          append(b.ready, func(context.Context) error { return km.Ready() }),
-		OnRequest:      obs.onRequest(),
+		Ready:          readyChecks(b, km),
+		OnReadiness:    obs.setDependencyUp,
+		OnRequest:      chainOnRequest(obs.onRequest(), onRequest(cfg, logger)),
 	})
 	if err != nil {
 		return err
@@ -428,6 +436,11 @@ func runServe(ctx context.Context, e env, args []string) error {
 		_ = stopMetrics(stopCtx)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
+	}
+	if err := drain(srv, httpSrv, cfg.drainDelay, e.force, serveErr, logger); err != nil {
+		cancel()
+		wg.Wait()
+		return err
 	}
 	logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
 	cancel()

@@ -27,6 +27,7 @@ type tokenServer struct {
 // fail logins on purpose), and argon2id keeps its OWASP defaults.
 var serveFlags = []string{
 	"serve", "--migrate",
+	"--drain-delay", "0s", // every stop would wait it; no load balancer here
 	"--db-connect-timeout", "1s",
 	"--db-statement-timeout", "2s",
 	"--hash-concurrency", "2",
