@@ -42,10 +42,13 @@ func auditTypes(events []map[string]any) []string {
 	return types
 }
 
-// TestAuditLogEndToEnd: with --audit-log, a server on PostgreSQL and Redis
+// TestAuditLogEndToEnd is issue 11's operator's view: with --audit-log,
+// --metrics-addr and --log-format json, a server on PostgreSQL and Redis
 // and an admin command writing to the same file record a good login, a
 // refresh, a reuse, a revoke, bad and throttled logins and the admin
-// action, in order, each with schema, id and time, and nothing secret.
+// action, in order, each with schema, id and time, and nothing secret; the
+// metrics move by exactly what was driven; and every line the server logs
+// is a JSON object.
 func TestAuditLogEndToEnd(t *testing.T) {
 	env := productionEnv(t)
 	logPath := filepath.Join(t.TempDir(), "audit.log")
@@ -58,7 +61,10 @@ func TestAuditLogEndToEnd(t *testing.T) {
 	}
 	secret = strings.TrimSpace(secret)
 	mustRunCLI(t, env, password+"\n", "user", "add", "alice")
-	s := startServer(t, env, "--audit-log", logPath, "--throttle-user-failures", "2")
+	env["TOKENSERVER_METRICS_ADDR"] = freeAddr(t)
+	metricsURL := "http://" + env["TOKENSERVER_METRICS_ADDR"]
+	s := startServer(t, env, "--audit-log", logPath, "--throttle-user-failures", "2", "--log-format", "json")
+	before := scrapeMetrics(t, metricsURL)
 	ctx := context.Background()
 	cfg := s.oauth2Config("app", secret, "read")
 	var tokens []string
@@ -115,10 +121,13 @@ func TestAuditLogEndToEnd(t *testing.T) {
 		events, _ := readAuditLog(t, logPath)
 		return len(events) >= len(served)
 	})
+	after := scrapeMetrics(t, metricsURL)
 	mustRunCLI(t, env, "", "user", "disable", "alice", "--audit-log", logPath)
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
+	checkOperatorMetrics(t, before, after)
+	checkJSONOnly(t, "server log", s.stderr.String())
 
 	events, raw := readAuditLog(t, logPath)
 	want := append(served, "token.revoked", "admin.user.disable")
@@ -161,5 +170,66 @@ func TestAuditLogEndToEnd(t *testing.T) {
 	}
 	if fi, err := os.Stat(logPath); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("audit log mode: %v %v, want 0600", fi.Mode(), err)
+	}
+}
+
+// checkOperatorMetrics checks the deltas of TestAuditLogEndToEnd's traffic:
+// two good logins, two wrong passwords then a throttled one, a refresh, a
+// reuse and a revocation of a refresh token.
+func checkOperatorMetrics(t *testing.T, before, after scrape) {
+	t.Helper()
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		delta  float64
+	}{
+		{"tokenserver_token_requests_total", map[string]string{"grant_type": "password", "error": ""}, 2},
+		{"tokenserver_token_requests_total", map[string]string{"grant_type": "password", "error": "invalid_grant"}, 2},
+		{"tokenserver_token_requests_total", map[string]string{"grant_type": "refresh_token", "error": ""}, 1},
+		{"tokenserver_token_requests_total", map[string]string{"grant_type": "refresh_token", "error": "invalid_grant"}, 1},
+		{"tokenserver_http_requests_total", map[string]string{"handler": "revoke", "method": "POST", "code": "200"}, 1},
+		{"tokenserver_http_requests_total", map[string]string{"handler": "token", "method": "POST", "code": "429"}, 1},
+		{"tokenserver_login_failures_total", map[string]string{"reason": "invalid_credentials"}, 2},
+		{"tokenserver_logins_throttled_total", map[string]string{"limit": "user"}, 1},
+		{"tokenserver_logins_throttled_total", map[string]string{"limit": "ip"}, 0},
+		{"tokenserver_refresh_reuse_detected_total", nil, 1},
+		{"tokenserver_families_revoked_total", map[string]string{"cause": "reuse"}, 1},
+		{"tokenserver_families_revoked_total", map[string]string{"cause": "revoke"}, 1},
+		{"tokenserver_tokens_revoked_total", map[string]string{"kind": "refresh"}, 1},
+		{"tokenserver_client_auth_failures_total", map[string]string{"client": "other"}, 0},
+		// Two good logins and two wrong passwords are hashed; the throttled
+		// attempt is refused before hashing.
+		{"tokenserver_password_hash_duration_seconds", nil, 4},
+	} {
+		b, a := before.value(c.name, c.labels), after.value(c.name, c.labels)
+		if b < 0 { // a series that appears with its first sample
+			b = 0
+		}
+		if a < 0 {
+			t.Errorf("%s%v: no series", c.name, c.labels)
+			continue
+		}
+		if a-b != c.delta {
+			t.Errorf("%s%v moved by %v, want %v", c.name, c.labels, a-b, c.delta)
+		}
+	}
+}
+
+// checkJSONOnly fails unless every non-empty line of out is a JSON object.
+func checkJSONOnly(t *testing.T, what, out string) {
+	t.Helper()
+	lines := 0
+	for _, line := range strings.Split(out, "\n") {
+		if line == "" {
+			continue
+		}
+		lines++
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Errorf("%s line is not a JSON object: %q", what, line)
+		}
+	}
+	if lines == 0 {
+		t.Errorf("%s is empty", what)
 	}
 }
