@@ -13,10 +13,16 @@ import (
 // while the listener keeps serving for delay, so that load balancers (a
 // Kubernetes Service's endpoints, whose removal takes a few seconds to
 // reach every node) stop sending before the port closes. It returns when
-// the delay has run out or force is closed (a second signal), or with the
+// the delay has run out or force is closed (a second signal; closed from
+// the start after an interrupt, which skips the delay), or with the
 // server's error if it stopped serving meanwhile.
 func drain(srv *tokenserver.Server, httpSrv *http.Server, delay time.Duration, force <-chan struct{}, serveErr <-chan error, logger *slog.Logger) error {
 	srv.Drain()
+	select {
+	case <-force: // an interrupt, not a load balancer's SIGTERM: no delay
+		return nil
+	default:
+	}
 	if delay <= 0 {
 		return nil
 	}
@@ -30,7 +36,7 @@ func drain(srv *tokenserver.Server, httpSrv *http.Server, delay time.Duration, f
 	select {
 	case <-t.C:
 	case <-force:
-		logger.Info("second signal: drain cut short")
+		logger.Info("drain cut short by a second signal")
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -93,3 +93,41 @@ func TestDrainOnSignal(t *testing.T) {
 		t.Errorf("/healthz after the stop answered %d; the listener should be closed", code)
 	}
 }
+
+// TestInterruptSkipsDrain: an interrupt closes force together with the
+// context (shutdownSignals), so serve stops at once even with an hour of
+// drain delay: Ctrl-C at `make run` does not wait.
+func TestInterruptSkipsDrain(t *testing.T) {
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	force := make(chan struct{})
+	stderr := &syncBuffer{}
+	e := env{
+		getenv: envFrom(map[string]string{"TOKENSERVER_ADDR": addr, "TOKENSERVER_DRAIN_DELAY": "1h"}),
+		stdin:  strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr, force: force,
+	}
+	finished := make(chan error, 1)
+	go func() { finished <- runEnv(ctx, e, []string{"serve"}) }()
+	eventually(t, 30*time.Second, "/healthz 200 after start", func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	close(force) // the interrupt: both at once
+	cancel()
+	select {
+	case err := <-finished:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(30 * time.Second): // a hang detector: the drain delay is an hour
+		t.Fatalf("serve did not stop within 30s of an interrupt\n%s", stderr)
+	}
+	if strings.Contains(stderr.String(), "draining:") {
+		t.Errorf("an interrupt drained:\n%s", stderr)
+	}
+}

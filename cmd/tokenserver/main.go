@@ -30,8 +30,11 @@ func main() {
 
 // shutdownSignals returns a context cancelled by the first SIGTERM or
 // interrupt (serve starts draining, other commands stop) and a channel
-// closed by the second (serve ends its drain delay at once). After the
-// second, the signals' default action applies again: a third kills.
+// closed by the second signal (serve ends its drain delay at once). An
+// interrupt (Ctrl-C at a terminal) closes both at once: the drain delay is
+// for load balancers, which send SIGTERM, not for someone waiting at a
+// prompt. After that, the signals' default action applies again: one more
+// kills.
 func shutdownSignals() (ctx context.Context, force <-chan struct{}, stop func()) {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -40,12 +43,17 @@ func shutdownSignals() (ctx context.Context, force <-chan struct{}, stop func())
 	done := make(chan struct{})
 	go func() {
 		defer signal.Stop(sigs)
+		var first os.Signal
 		select {
-		case <-sigs:
+		case first = <-sigs:
 		case <-done:
 			return
 		}
 		cancel()
+		if first == os.Interrupt {
+			close(forced)
+			return
+		}
 		select {
 		case <-sigs:
 			close(forced)
