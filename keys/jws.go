@@ -3,7 +3,10 @@ package keys
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,6 +16,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // TokenType is the JWS "typ" of access tokens (RFC 9068 §2.1).
@@ -54,6 +59,9 @@ type signingKey struct {
 	priv   any
 	signer jws.Signer2
 	sigLen int // signature length, for sizing the output buffer
+	// es256 is set for a P-256 key signing ES256, which is signed with
+	// crypto/ecdsa directly.
+	es256 bool
 }
 
 // protectedHeader is the complete JOSE header of our tokens; struct order
@@ -78,9 +86,11 @@ func newSigningKey(k *Key) (*signingKey, error) {
 		return nil, fmt.Errorf("keys: encode header: %w", err)
 	}
 	var sigLen int
+	var es256 bool
 	switch p := k.Signer.(type) {
 	case *ecdsa.PrivateKey:
 		sigLen = 2 * ((p.Curve.Params().BitSize + 7) / 8)
+		es256 = k.Algorithm == ES256 && p.Curve == elliptic.P256()
 	case *rsa.PrivateKey:
 		sigLen = p.Size()
 	case ed25519.PrivateKey:
@@ -92,6 +102,7 @@ func newSigningKey(k *Key) (*signingKey, error) {
 		priv:   k.Signer,
 		signer: signer,
 		sigLen: sigLen,
+		es256:  es256,
 	}, nil
 }
 
@@ -102,13 +113,59 @@ func (k *signingKey) sign(payload []byte) (string, error) {
 	buf := make([]byte, n, n+1+b64.EncodedLen(k.sigLen))
 	copy(buf, k.prefix)
 	b64.Encode(buf[len(k.prefix):], payload)
-	sig, err := k.signer.Sign(k.priv, buf)
+	sig, err := k.signature(buf)
 	if err != nil {
 		return "", fmt.Errorf("keys: sign with %s: %w", k.kid, err)
 	}
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, sig)
 	return string(buf), nil
+}
+
+// signature signs the JWS signing input. ECDSA and Ed25519 go straight to
+// the standard library: jwx's generic path signs ECDSA through crypto/ecdsa's
+// big.Int API (DER, then big.Int, then bytes) and allocates on the way;
+// RSA keeps it.
+func (k *signingKey) signature(input []byte) ([]byte, error) {
+	switch p := k.priv.(type) {
+	case *ecdsa.PrivateKey:
+		if !k.es256 {
+			break
+		}
+		digest := sha256.Sum256(input) // RFC 7518 §3.4: ES256 is ECDSA P-256 with SHA-256
+		der, err := ecdsa.SignASN1(rand.Reader, p, digest[:])
+		if err != nil {
+			return nil, err
+		}
+		return ecdsaRawSignature(der, k.sigLen/2)
+	case ed25519.PrivateKey:
+		return ed25519.Sign(p, input), nil
+	}
+	return k.signer.Sign(k.priv, input)
+}
+
+// ecdsaRawSignature converts an ASN.1 DER Ecdsa-Sig-Value to the JWS form:
+// R and S as big-endian unsigned integers of size bytes each, concatenated
+// (RFC 7518 §3.4).
+func ecdsaRawSignature(der []byte, size int) ([]byte, error) {
+	var seq, r, s cryptobyte.String
+	in := cryptobyte.String(der)
+	if !in.ReadASN1(&seq, asn1.SEQUENCE) || !in.Empty() ||
+		!seq.ReadASN1(&r, asn1.INTEGER) || !seq.ReadASN1(&s, asn1.INTEGER) || !seq.Empty() {
+		return nil, errors.New("keys: malformed ECDSA signature")
+	}
+	out := make([]byte, 2*size)
+	for i, v := range [2][]byte{r, s} {
+		// DER integers are minimal two's complement: drop the sign byte.
+		for len(v) > 0 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) > size {
+			return nil, errors.New("keys: malformed ECDSA signature")
+		}
+		copy(out[(i+1)*size-len(v):(i+1)*size], v)
+	}
+	return out, nil
 }
 
 // verifyKey is one published key prepared for Verify.
