@@ -6,7 +6,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
@@ -126,5 +128,74 @@ func TestECDSARawSignature(t *testing.T) {
 	r, s := new(big.Int).SetBytes(raw[:32]), new(big.Int).SetBytes(raw[32:])
 	if !ecdsa.Verify(&key.PublicKey, digest[:], r, s) {
 		t.Fatal("converted signature does not verify")
+	}
+}
+
+// TestVerifyES256SignatureValues feeds Verify R and S values outside
+// 0 < v < n, which a DER conversion could let through or mangle.
+func TestVerifyES256SignatureValues(t *testing.T) {
+	_, ms := allAlgorithms(t)
+	m := ms[ES256]
+	ec := keyOf(t, m, ES256, store.KeyCurrent)
+	valid := mustSign(t, m, `{"sub":"u1"}`)
+	dot := strings.LastIndexByte(valid, '.')
+	input, sig := valid[:dot], valid[dot+1:]
+	raw, err := b64.DecodeString(sig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := elliptic.P256().Params().N
+	r, s := new(big.Int).SetBytes(raw[:32]), new(big.Int).SetBytes(raw[32:])
+	with := func(r, s *big.Int) string {
+		out := make([]byte, 64)
+		r.FillBytes(out[:32])
+		s.FillBytes(out[32:])
+		return input + "." + b64.EncodeToString(out)
+	}
+	negS := new(big.Int).Sub(n, s) // (R, n-S) is the other valid ECDSA signature, but only as n-S itself
+	for _, tc := range []struct {
+		name  string
+		token string
+	}{
+		{"R zero", with(new(big.Int), s)},
+		{"S zero", with(r, new(big.Int))},
+		{"R = n", with(n, s)},
+		{"S + n overflows", input + "." + b64.EncodeToString(append(append([]byte{}, raw[:32]...), new(big.Int).Add(s, n).Bytes()...))},
+		{"65 bytes, leading zero", input + "." + b64.EncodeToString(append([]byte{0}, raw...))},
+		{"63 bytes", input + "." + b64.EncodeToString(raw[1:])},
+		{"R and S swapped", with(s, r)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := m.Verify(tc.token); !errors.Is(err, ErrInvalidToken) {
+				t.Fatalf("Verify = %v, want ErrInvalidToken", err)
+			}
+		})
+	}
+	// ECDSA signatures are malleable: (R, n-S) verifies as well. It must
+	// go through the same way jwx's verifier takes it.
+	if _, err := m.Verify(with(r, negS)); err != nil {
+		t.Fatalf("(R, n-S) refused: %v", err)
+	}
+	// A token signed by jwx (independent signer) verifies.
+	forged := forge(t, header(ES256, ec.ID, "at+jwt"), []byte(`{"sub":"u2"}`), ES256, ec.Signer)
+	if _, err := m.Verify(forged); err != nil {
+		t.Fatalf("jwx-signed token refused: %v", err)
+	}
+}
+
+func TestECDSADERSignatureRoundTrip(t *testing.T) {
+	for _, raw := range [][]byte{
+		bytes.Repeat([]byte{0xff}, 64),
+		append(make([]byte, 31), append([]byte{1}, bytes.Repeat([]byte{0x7f}, 32)...)...),
+		append(bytes.Repeat([]byte{0x80}, 32), make([]byte, 32)...),
+	} {
+		der := ecdsaDERSignature(raw[:32], raw[32:])
+		got, err := ecdsaRawSignature(der, 32)
+		if err != nil {
+			t.Fatalf("%x: %v", raw, err)
+		}
+		if !bytes.Equal(got, raw) {
+			t.Fatalf("round trip %x -> %x", raw, got)
+		}
 	}
 }
