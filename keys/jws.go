@@ -3,7 +3,10 @@ package keys
 import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,6 +16,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // TokenType is the JWS "typ" of access tokens (RFC 9068 §2.1).
@@ -54,6 +59,9 @@ type signingKey struct {
 	priv   any
 	signer jws.Signer2
 	sigLen int // signature length, for sizing the output buffer
+	// es256 is set for a P-256 key signing ES256, which is signed with
+	// crypto/ecdsa directly.
+	es256 bool
 }
 
 // protectedHeader is the complete JOSE header of our tokens; struct order
@@ -78,9 +86,11 @@ func newSigningKey(k *Key) (*signingKey, error) {
 		return nil, fmt.Errorf("keys: encode header: %w", err)
 	}
 	var sigLen int
+	var es256 bool
 	switch p := k.Signer.(type) {
 	case *ecdsa.PrivateKey:
 		sigLen = 2 * ((p.Curve.Params().BitSize + 7) / 8)
+		es256 = k.Algorithm == ES256 && p.Curve == elliptic.P256()
 	case *rsa.PrivateKey:
 		sigLen = p.Size()
 	case ed25519.PrivateKey:
@@ -92,6 +102,7 @@ func newSigningKey(k *Key) (*signingKey, error) {
 		priv:   k.Signer,
 		signer: signer,
 		sigLen: sigLen,
+		es256:  es256,
 	}, nil
 }
 
@@ -102,13 +113,59 @@ func (k *signingKey) sign(payload []byte) (string, error) {
 	buf := make([]byte, n, n+1+b64.EncodedLen(k.sigLen))
 	copy(buf, k.prefix)
 	b64.Encode(buf[len(k.prefix):], payload)
-	sig, err := k.signer.Sign(k.priv, buf)
+	sig, err := k.signature(buf)
 	if err != nil {
 		return "", fmt.Errorf("keys: sign with %s: %w", k.kid, err)
 	}
 	buf = append(buf, '.')
 	buf = b64.AppendEncode(buf, sig)
 	return string(buf), nil
+}
+
+// signature signs the JWS signing input. ECDSA and Ed25519 go straight to
+// the standard library: jwx's generic path signs ECDSA through crypto/ecdsa's
+// big.Int API (DER, then big.Int, then bytes) and allocates on the way;
+// RSA keeps it.
+func (k *signingKey) signature(input []byte) ([]byte, error) {
+	switch p := k.priv.(type) {
+	case *ecdsa.PrivateKey:
+		if !k.es256 {
+			break
+		}
+		digest := sha256.Sum256(input) // RFC 7518 §3.4: ES256 is ECDSA P-256 with SHA-256
+		der, err := ecdsa.SignASN1(rand.Reader, p, digest[:])
+		if err != nil {
+			return nil, err
+		}
+		return ecdsaRawSignature(der, k.sigLen/2)
+	case ed25519.PrivateKey:
+		return ed25519.Sign(p, input), nil
+	}
+	return k.signer.Sign(k.priv, input)
+}
+
+// ecdsaRawSignature converts an ASN.1 DER Ecdsa-Sig-Value to the JWS form:
+// R and S as big-endian unsigned integers of size bytes each, concatenated
+// (RFC 7518 §3.4).
+func ecdsaRawSignature(der []byte, size int) ([]byte, error) {
+	var seq, r, s cryptobyte.String
+	in := cryptobyte.String(der)
+	if !in.ReadASN1(&seq, asn1.SEQUENCE) || !in.Empty() ||
+		!seq.ReadASN1(&r, asn1.INTEGER) || !seq.ReadASN1(&s, asn1.INTEGER) || !seq.Empty() {
+		return nil, errors.New("keys: malformed ECDSA signature")
+	}
+	out := make([]byte, 2*size)
+	for i, v := range [2][]byte{r, s} {
+		// DER integers are minimal two's complement: drop the sign byte.
+		for len(v) > 0 && v[0] == 0 {
+			v = v[1:]
+		}
+		if len(v) > size {
+			return nil, errors.New("keys: malformed ECDSA signature")
+		}
+		copy(out[(i+1)*size-len(v):(i+1)*size], v)
+	}
+	return out, nil
 }
 
 // verifyKey is one published key prepared for Verify.
@@ -119,6 +176,12 @@ type verifyKey struct {
 	// removeAt: tokens stop verifying at this instant; zero means never
 	// (current, next and PEM keys).
 	removeAt time.Time
+	// header is the encoded protected header this key's signer writes
+	// (signingKey.prefix without the dot). A token carrying exactly it
+	// needs no header parsing.
+	header string
+	kid    string
+	es256  bool
 }
 
 func newVerifyKey(k *Key, removeAt time.Time) (*verifyKey, error) {
@@ -130,7 +193,68 @@ func newVerifyKey(k *Key, removeAt time.Time) (*verifyKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: verifier for %s: %w", k.Algorithm, err)
 	}
-	return &verifyKey{alg: k.Algorithm, pub: k.Signer.Public(), verifier: v, removeAt: removeAt}, nil
+	hdr, err := json.Marshal(protectedHeader{Alg: k.Algorithm, Kid: k.ID, Typ: TokenType})
+	if err != nil {
+		return nil, fmt.Errorf("keys: encode header: %w", err)
+	}
+	pub := k.Signer.Public()
+	ec, _ := pub.(*ecdsa.PublicKey)
+	return &verifyKey{alg: k.Algorithm, pub: pub, verifier: v, removeAt: removeAt,
+		header: b64.EncodeToString(hdr), kid: k.ID,
+		es256: ec != nil && k.Algorithm == ES256 && ec.Curve == elliptic.P256()}, nil
+}
+
+// verifySignature checks sig over input. ES256 and EdDSA go straight to the
+// standard library, as in signingKey.signature; RSA keeps jwx.
+func (k *verifyKey) verifySignature(input, sig []byte) error {
+	switch pub := k.pub.(type) {
+	case *ecdsa.PublicKey:
+		if !k.es256 {
+			break
+		}
+		// RFC 7518 §3.4: R and S, 32 bytes each, nothing else.
+		if len(sig) != 64 {
+			return errors.New("bad ES256 signature length")
+		}
+		digest := sha256.Sum256(input)
+		if !ecdsa.VerifyASN1(pub, digest[:], ecdsaDERSignature(sig[:32], sig[32:])) {
+			return errors.New("bad signature")
+		}
+		return nil
+	case ed25519.PublicKey:
+		if !ed25519.Verify(pub, input, sig) {
+			return errors.New("bad signature")
+		}
+		return nil
+	}
+	return k.verifier.Verify(k.pub, input, sig)
+}
+
+// ecdsaDERSignature encodes R and S (big-endian, unsigned) as an ASN.1 DER
+// Ecdsa-Sig-Value. Zero values encode as INTEGER 0, which VerifyASN1
+// refuses as it must (RFC 7518 §3.4 via FIPS 186: 0 < R, S < n).
+func ecdsaDERSignature(r, s []byte) []byte {
+	var b cryptobyte.Builder
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		addASN1UnsignedInt(b, r)
+		addASN1UnsignedInt(b, s)
+	})
+	der, _ := b.Bytes() // cannot fail: no length exceeds the builder's limits
+	return der
+}
+
+// addASN1UnsignedInt adds v as a minimal DER INTEGER: no leading zero
+// bytes, then one zero byte when the top bit is set (it is unsigned).
+func addASN1UnsignedInt(b *cryptobyte.Builder, v []byte) {
+	for len(v) > 0 && v[0] == 0 {
+		v = v[1:]
+	}
+	b.AddASN1(asn1.INTEGER, func(b *cryptobyte.Builder) {
+		if len(v) == 0 || v[0]&0x80 != 0 {
+			b.AddUint8(0)
+		}
+		b.AddBytes(v)
+	})
 }
 
 // verifyCompact checks a compact JWS against the published keys and returns
@@ -147,7 +271,7 @@ func verifyCompact(token string, keys map[string]*verifyKey, now time.Time) ([]b
 	if !ok1 || !ok2 || strings.Contains(s, ".") {
 		return nil, invalid("not a compact JWS (want three dot-separated parts)")
 	}
-	hdr, err := parseHeader(h)
+	hdr, err := headerOf(h, keys)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +300,7 @@ func verifyCompact(token string, keys map[string]*verifyKey, now time.Time) ([]b
 	if err != nil {
 		return nil, invalid("payload is not base64url")
 	}
-	if err := key.verifier.Verify(key.pub, []byte(token[:len(h)+1+len(p)]), sig); err != nil {
+	if err := key.verifySignature([]byte(token[:len(h)+1+len(p)]), sig); err != nil {
 		return nil, invalid("bad signature")
 	}
 	return payload, nil
@@ -184,6 +308,19 @@ func verifyCompact(token string, keys map[string]*verifyKey, now time.Time) ([]b
 
 type joseHeader struct {
 	alg, kid, typ string
+}
+
+// headerOf returns the protected header encoded as h. Our own tokens carry
+// byte for byte the header one of the keys signs with, which parseHeader
+// would read as exactly that key's alg and kid and typ "at+jwt": that
+// common case skips the JSON decoding. Anything else is parsed.
+func headerOf(h string, keys map[string]*verifyKey) (joseHeader, error) {
+	for _, k := range keys {
+		if k.header == h {
+			return joseHeader{alg: k.alg, kid: k.kid, typ: TokenType}, nil
+		}
+	}
+	return parseHeader(h)
 }
 
 // parseHeader decodes the protected header strictly: exact member names

@@ -1,10 +1,12 @@
 package tokenserver
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokenserver/tokenserver/store"
 )
@@ -103,6 +105,9 @@ func headerKID(token string) string {
 	if err != nil {
 		return ""
 	}
+	if kid, ok := signerHeaderKID(raw); ok {
+		return kid
+	}
 	var members map[string]json.RawMessage
 	if json.Unmarshal(raw, &members) != nil {
 		return ""
@@ -112,6 +117,42 @@ func headerKID(token string) string {
 		return ""
 	}
 	return kid
+}
+
+// signerHeaderKID reads the kid of the header keys signs with,
+// {"alg":"…","kid":"…","typ":"…"}, without a JSON decoder: when raw has
+// exactly that shape and no value contains a quote or backslash (so none
+// needs unescaping), the object has those three members and these values.
+// Anything else reports false and is decoded.
+func signerHeaderKID(raw []byte) (string, bool) {
+	rest, ok := bytes.CutPrefix(raw, []byte(`{"alg":"`))
+	if !ok {
+		return "", false
+	}
+	var alg, kid []byte
+	if alg, rest, ok = bytes.Cut(rest, []byte(`","kid":"`)); !ok || !plainJSONString(alg) {
+		return "", false
+	}
+	if kid, rest, ok = bytes.Cut(rest, []byte(`","typ":"`)); !ok || !plainJSONString(kid) || !utf8.Valid(kid) {
+		return "", false
+	}
+	typ, ok := bytes.CutSuffix(rest, []byte(`"}`))
+	if !ok || !plainJSONString(typ) {
+		return "", false
+	}
+	return string(kid), true
+}
+
+// plainJSONString reports whether b, the inside of a JSON string, means
+// itself: no quote, backslash or control character. (The decoder would
+// also turn invalid UTF-8 into U+FFFD; the kid is checked for that.)
+func plainJSONString(b []byte) bool {
+	for _, c := range b {
+		if c == '"' || c == '\\' || c < 0x20 {
+			return false
+		}
+	}
+	return true
 }
 
 // expired reports whether exp has passed at now. RFC 7519 §4.1.4: the
