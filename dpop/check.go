@@ -96,7 +96,7 @@ func (c *Checker) Check(ctx context.Context, proof string, req Request) (*Proof,
 		return nil, invalid("issued at %s, in the future", p.IssuedAt.UTC().Format(time.RFC3339))
 	}
 	// §4.3 check 12: with an access token, ath is its hash.
-	if req.AccessToken != "" && p.AccessTokenHash != AccessTokenHash(req.AccessToken) {
+	if req.AccessToken != "" && !athMatches(p.AccessTokenHash, req.AccessToken) {
 		if p.AccessTokenHash == "" {
 			return nil, invalid("no ath with an access token")
 		}
@@ -122,6 +122,15 @@ func (c *Checker) Check(ctx context.Context, proof string, req Request) (*Proof,
 		}
 	}
 	return p, nil
+}
+
+// athMatches reports whether ath is AccessTokenHash(accessToken), encoding
+// on the stack (this runs on every DPoP request at a resource server).
+func athMatches(ath, accessToken string) bool {
+	sum := sha256.Sum256([]byte(accessToken))
+	var enc [43]byte // base64url of 32 octets, unpadded
+	b64.Encode(enc[:], sum[:])
+	return ath == string(enc[:])
 }
 
 // AccessTokenHash returns ath for an access token (§4.2): base64url of the

@@ -44,6 +44,12 @@ func NormalizeURL(raw string) (string, bool) {
 
 // SameURL reports whether htu names the request URL target per NormalizeURL.
 func SameURL(htu, target string) bool {
+	// The usual case on every request: the client sent the URL as the
+	// server sees it. Equal strings normalise alike; one parse checks it.
+	if htu == target {
+		_, ok := NormalizeURL(htu)
+		return ok
+	}
 	a, ok1 := NormalizeURL(htu)
 	b, ok2 := NormalizeURL(target)
 	return ok1 && ok2 && a == b

@@ -27,3 +27,23 @@ func TestNormalizeURL(t *testing.T) {
 		}
 	}
 }
+
+// SameURL's fast path for equal strings still refuses what NormalizeURL
+// refuses.
+func TestSameURL(t *testing.T) {
+	for _, tc := range []struct {
+		htu, target string
+		want        bool
+	}{
+		{"https://as.example.com/token", "https://as.example.com/token", true},
+		{"https://AS.example.com:443/token", "https://as.example.com/token", true},
+		{"https://as.example.com/token", "https://as.example.com/other", false},
+		{"ftp://as.example.com/token", "ftp://as.example.com/token", false},
+		{"/token", "/token", false},
+		{"", "", false},
+	} {
+		if got := SameURL(tc.htu, tc.target); got != tc.want {
+			t.Errorf("SameURL(%q, %q) = %v, want %v", tc.htu, tc.target, got, tc.want)
+		}
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"math/big"
 )
@@ -32,90 +31,121 @@ type publicKey struct {
 	canonical []byte
 }
 
+// jwkMembers are the raw values of the jwk members parseJWK reads (nil
+// when absent).
+type jwkMembers struct {
+	kty, crv, x, y, n, e []byte
+	// private is the first private member present, "" if none.
+	private string
+}
+
 // parseJWK decodes the jwk header member for algorithm alg. The key type
 // and curve must match alg, members are exact (names are case-sensitive) and
 // base64url values canonical, so one key has one accepted form and one
-// thumbprint.
-func parseJWK(raw json.RawMessage, alg string) (*publicKey, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
+// thumbprint. raw is a value inside a valid JSON header.
+func parseJWK(raw []byte, alg string) (*publicKey, error) {
+	if len(raw) == 0 || raw[0] != '{' || !validObject(raw) {
 		return nil, invalid("jwk is not a JSON object")
 	}
-	for _, name := range privateMembers {
-		if _, ok := m[name]; ok {
-			return nil, invalid("jwk holds private key member %q", name)
+	var m jwkMembers
+	members(raw, func(name, v []byte) {
+		switch string(name) {
+		case "kty":
+			m.kty = v
+		case "crv":
+			m.crv = v
+		case "x":
+			m.x = v
+		case "y":
+			m.y = v
+		case "n":
+			m.n = v
+		case "e":
+			m.e = v
+		default:
+			for _, p := range privateMembers {
+				if m.private == "" && string(name) == p {
+					m.private = p
+				}
+			}
 		}
+	})
+	if m.private != "" {
+		return nil, invalid("jwk holds private key member %q", m.private)
 	}
-	kty, err := member(m, "kty")
+	kty, err := member(m.kty, "kty")
 	if err != nil {
 		return nil, err
 	}
 	switch alg {
 	case "ES256":
-		return parseEC(m, kty)
+		return parseEC(&m, kty)
 	case "EdDSA":
-		return parseOKP(m, kty)
+		return parseOKP(&m, kty)
 	case "RS256", "PS256":
-		return parseRSA(m, kty)
+		return parseRSA(&m, kty)
 	}
 	return nil, invalid("alg %q not supported", clip(alg))
 }
 
-func parseEC(m map[string]json.RawMessage, kty string) (*publicKey, error) {
-	if kty != "EC" {
-		return nil, invalid("jwk kty %q does not fit ES256", clip(kty))
+func parseEC(m *jwkMembers, kty []byte) (*publicKey, error) {
+	if string(kty) != "EC" {
+		return nil, invalid("jwk kty %q does not fit ES256", clip(string(kty)))
 	}
-	crv, err := member(m, "crv")
+	crv, err := member(m.crv, "crv")
 	if err != nil {
 		return nil, err
 	}
-	if crv != "P-256" {
-		return nil, invalid("jwk crv %q does not fit ES256", clip(crv))
+	if string(crv) != "P-256" {
+		return nil, invalid("jwk crv %q does not fit ES256", clip(string(crv)))
 	}
-	x, xs, err := bytesMember(m, "x", 32)
+	// The uncompressed point: 0x04 || x || y.
+	var point [65]byte
+	point[0] = 4
+	xs, err := bytesMember(point[1:33], m.x, "x")
 	if err != nil {
 		return nil, err
 	}
-	y, ys, err := bytesMember(m, "y", 32)
+	ys, err := bytesMember(point[33:], m.y, "y")
 	if err != nil {
 		return nil, err
 	}
 	// ParseUncompressedPublicKey refuses points not on the curve.
-	point := append(append([]byte{4}, x...), y...)
-	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point[:])
 	if err != nil {
 		return nil, invalid("jwk is not a P-256 public key")
 	}
-	return &publicKey{key: pub, canonical: canonical("crv", crv, "kty", kty, "x", xs, "y", ys)}, nil
+	return &publicKey{key: pub, canonical: canonicalEC(xs, ys)}, nil
 }
 
-func parseOKP(m map[string]json.RawMessage, kty string) (*publicKey, error) {
-	if kty != "OKP" {
-		return nil, invalid("jwk kty %q does not fit EdDSA", clip(kty))
+func parseOKP(m *jwkMembers, kty []byte) (*publicKey, error) {
+	if string(kty) != "OKP" {
+		return nil, invalid("jwk kty %q does not fit EdDSA", clip(string(kty)))
 	}
-	crv, err := member(m, "crv")
+	crv, err := member(m.crv, "crv")
 	if err != nil {
 		return nil, err
 	}
-	if crv != "Ed25519" {
-		return nil, invalid("jwk crv %q not supported for EdDSA", clip(crv))
+	if string(crv) != "Ed25519" {
+		return nil, invalid("jwk crv %q not supported for EdDSA", clip(string(crv)))
 	}
-	x, xs, err := bytesMember(m, "x", ed25519.PublicKeySize)
+	x := make([]byte, ed25519.PublicKeySize)
+	xs, err := bytesMember(x, m.x, "x")
 	if err != nil {
 		return nil, err
 	}
-	return &publicKey{key: ed25519.PublicKey(x), canonical: canonical("crv", crv, "kty", kty, "x", xs)}, nil
+	return &publicKey{key: ed25519.PublicKey(x), canonical: canonicalOKP(xs)}, nil
 }
 
-func parseRSA(m map[string]json.RawMessage, kty string) (*publicKey, error) {
-	if kty != "RSA" {
-		return nil, invalid("jwk kty %q does not fit RSA", clip(kty))
+func parseRSA(m *jwkMembers, kty []byte) (*publicKey, error) {
+	if string(kty) != "RSA" {
+		return nil, invalid("jwk kty %q does not fit RSA", clip(string(kty)))
 	}
-	n, ns, err := bytesMember(m, "n", 0)
+	n, ns, err := varBytesMember(m.n, "n", maxRSABits/8+1)
 	if err != nil {
 		return nil, err
 	}
-	e, es, err := bytesMember(m, "e", 0)
+	e, es, err := varBytesMember(m.e, "e", 5)
 	if err != nil {
 		return nil, err
 	}
@@ -137,53 +167,84 @@ func parseRSA(m map[string]json.RawMessage, kty string) (*publicKey, error) {
 		return nil, invalid("jwk RSA exponent %d not accepted", exp)
 	}
 	pub := &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: exp}
-	return &publicKey{key: pub, canonical: canonical("e", es, "kty", kty, "n", ns)}, nil
+	return &publicKey{key: pub, canonical: canonicalRSA(es, ns)}, nil
 }
 
-// member reads a required string member.
-func member(m map[string]json.RawMessage, name string) (string, error) {
-	v, ok := m[name]
-	if !ok || string(v) == "null" {
-		return "", invalid("jwk has no %q", name)
+// member reads a required string member from its raw value.
+func member(raw []byte, name string) ([]byte, error) {
+	if isNull(raw) {
+		return nil, invalid("jwk has no %q", name)
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
-		return "", invalid("jwk %q is not a string", name)
+	s, ok := jsonString(raw)
+	if !ok {
+		return nil, invalid("jwk %q is not a string", name)
 	}
 	return s, nil
 }
 
-// bytesMember reads a required base64url member; size > 0 demands exactly
-// that many octets, otherwise at least one.
-func bytesMember(m map[string]json.RawMessage, name string, size int) ([]byte, string, error) {
-	s, err := member(m, name)
+// bytesMember decodes a required base64url member of exactly len(dst)
+// octets into dst and returns its encoded form.
+func bytesMember(dst, raw []byte, name string) ([]byte, error) {
+	s, err := member(raw, name)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	b, err := decodeSegment(s)
+	if b64.DecodedLen(len(s)) != len(dst) {
+		return nil, invalid("jwk %q is %d octets", name, b64.DecodedLen(len(s)))
+	}
+	n, err := decodeInto(dst, s)
 	if err != nil {
-		return nil, "", invalid("jwk %q is not base64url", name)
+		return nil, invalid("jwk %q is not base64url", name)
 	}
-	if (size > 0 && len(b) != size) || len(b) == 0 {
-		return nil, "", invalid("jwk %q is %d octets", name, len(b))
+	if n != len(dst) {
+		return nil, invalid("jwk %q is %d octets", name, n)
 	}
-	return b, s, nil
+	return s, nil
 }
 
-// canonical writes RFC 7638 §3.3 JSON: members given in lexicographic order,
-// no whitespace. Values are base64url or fixed names, never needing escapes,
-// but are encoded by encoding/json anyway.
-func canonical(kv ...string) []byte {
-	buf := []byte{'{'}
-	for i := 0; i < len(kv); i += 2 {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		k, _ := json.Marshal(kv[i])
-		v, _ := json.Marshal(kv[i+1])
-		buf = append(append(append(buf, k...), ':'), v...)
+// varBytesMember decodes a required base64url member of 1 to max octets
+// (longer ones are refused by the caller's bounds anyway; max keeps the
+// decoding bounded) and returns it and its encoded form.
+func varBytesMember(raw []byte, name string, max int) ([]byte, []byte, error) {
+	s, err := member(raw, name)
+	if err != nil {
+		return nil, nil, err
 	}
-	return append(buf, '}')
+	if b64.DecodedLen(len(s)) > max {
+		return nil, nil, invalid("jwk %q is %d octets", name, b64.DecodedLen(len(s)))
+	}
+	b := make([]byte, b64.DecodedLen(len(s)))
+	n, err := decodeInto(b, s)
+	if err != nil {
+		return nil, nil, invalid("jwk %q is not base64url", name)
+	}
+	if n == 0 {
+		return nil, nil, invalid("jwk %q is 0 octets", name)
+	}
+	return b[:n], s, nil
+}
+
+// The canonical* functions write RFC 7638 §3.3 JSON: the required members
+// in lexicographic order, no whitespace. Values are written as they are:
+// callers pass base64url strings (checked by strict decoding, or made by
+// encoding), which JSON never escapes.
+func canonicalEC[T text](x, y T) []byte {
+	return canonical(`{"crv":"P-256","kty":"EC","x":"`, x, `","y":"`, y, `"}`)
+}
+
+func canonicalOKP[T text](x T) []byte {
+	return canonical(`{"crv":"Ed25519","kty":"OKP","x":"`, x, `"}`, x[:0], "")
+}
+
+func canonicalRSA[T text](e, n T) []byte {
+	return canonical(`{"e":"`, e, `","kty":"RSA","n":"`, n, `"}`)
+}
+
+// canonical concatenates a, v1, b, v2 and c.
+func canonical[T text](a string, v1 T, b string, v2 T, c string) []byte {
+	buf := make([]byte, 0, len(a)+len(v1)+len(b)+len(v2)+len(c))
+	buf = append(append(append(buf, a...), v1...), b...)
+	return append(append(buf, v2...), c...)
 }
 
 func (k *publicKey) thumbprint() string {
@@ -204,13 +265,13 @@ func publicJWK(pub crypto.PublicKey) (*publicKey, string, error) {
 			return nil, "", fmt.Errorf("dpop: encode P-256 key: %w", err)
 		}
 		xs, ys := b64.EncodeToString(raw[1:33]), b64.EncodeToString(raw[33:])
-		return &publicKey{key: p, canonical: canonical("crv", "P-256", "kty", "EC", "x", xs, "y", ys)}, "ES256", nil
+		return &publicKey{key: p, canonical: canonicalEC(xs, ys)}, "ES256", nil
 	case ed25519.PublicKey:
 		xs := b64.EncodeToString(p)
-		return &publicKey{key: p, canonical: canonical("crv", "Ed25519", "kty", "OKP", "x", xs)}, "EdDSA", nil
+		return &publicKey{key: p, canonical: canonicalOKP(xs)}, "EdDSA", nil
 	case *rsa.PublicKey:
 		e := big.NewInt(int64(p.E)).Bytes()
-		return &publicKey{key: p, canonical: canonical("e", b64.EncodeToString(e), "kty", "RSA", "n", b64.EncodeToString(p.N.Bytes()))}, "PS256", nil
+		return &publicKey{key: p, canonical: canonicalRSA(b64.EncodeToString(e), b64.EncodeToString(p.N.Bytes()))}, "PS256", nil
 	}
 	return nil, "", fmt.Errorf("dpop: key type %T not supported", pub)
 }

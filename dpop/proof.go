@@ -1,16 +1,13 @@
 package dpop
 
 import (
+	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"time"
-
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
 )
 
 // HeaderName is the HTTP header carrying a proof (RFC 9449 §4.1), and
@@ -72,13 +69,25 @@ type Proof struct {
 // each byte string has one accepted encoding.
 var b64 = base64.RawURLEncoding.Strict()
 
-// decodeSegment decodes base64url, refusing the CR and LF encoding/base64
-// skips even in strict mode (RFC 7515 §2: no line breaks).
+// errLineBreak: encoding/base64 skips CR and LF even in strict mode, and
+// RFC 7515 §2 allows no line breaks in base64url.
+var errLineBreak = errors.New("line break in base64url")
+
+// decodeSegment decodes base64url, refusing line breaks.
 func decodeSegment(seg string) ([]byte, error) {
 	if strings.ContainsAny(seg, "\r\n") {
-		return nil, errors.New("line break in base64url")
+		return nil, errLineBreak
 	}
 	return b64.DecodeString(seg)
+}
+
+// decodeInto decodes base64url src into dst (room for
+// b64.DecodedLen(len(src))), refusing line breaks; it returns the length.
+func decodeInto(dst, src []byte) (int, error) {
+	if bytes.ContainsAny(src, "\r\n") {
+		return 0, errLineBreak
+	}
+	return b64.Decode(dst, src)
 }
 
 func invalid(format string, args ...any) error {
@@ -99,6 +108,10 @@ func clip(s string) string {
 // given); a public jwk fitting alg; the signature by that jwk; jti, htm,
 // htu and iat present with the right types. It does not compare the claims
 // with any request; see Checker.
+//
+// It runs on every DPoP request, so it decodes the JWS itself (one copy of
+// the proof, one buffer for the decoded parts, members read in place; see
+// jsonobj.go) and verifies with crypto/* directly.
 func Parse(proof string, algs ...string) (*Proof, error) {
 	if len(proof) > MaxProofSize {
 		return nil, invalid("longer than %d bytes", MaxProofSize)
@@ -108,79 +121,110 @@ func Parse(proof string, algs ...string) (*Proof, error) {
 	if !ok1 || !ok2 || strings.Contains(s, ".") {
 		return nil, invalid("not a compact JWS (want three dot-separated parts)")
 	}
-	hdr, err := decodeObject(h, "header")
+	raw := []byte(proof)
+	input := raw[:len(h)+1+len(p)]
+	dec := make([]byte, b64.DecodedLen(len(h))+b64.DecodedLen(len(p))+b64.DecodedLen(len(s)))
+	hdr, dec, err := decodePart(dec, raw[:len(h)], "header")
 	if err != nil {
 		return nil, err
 	}
-	// RFC 7515 §4.1.11: we understand no extensions, so a critical one must
-	// be refused; b64 (RFC 7797) changes what is signed.
-	for _, name := range []string{"crit", "b64"} {
-		if _, ok := hdr[name]; ok {
-			return nil, invalid("unsupported header parameter %q", name)
-		}
+	if !validObject(hdr) {
+		return nil, invalid("header is not a JSON object")
 	}
-	typ, err := stringMember(hdr, "header", "typ")
+	var typ, alg, rawJWK []byte
+	var ext string
+	members(hdr, func(name, v []byte) {
+		switch string(name) {
+		case "typ":
+			typ = v
+		case "alg":
+			alg = v
+		case "jwk":
+			rawJWK = v
+		case "crit", "b64":
+			// RFC 7515 §4.1.11: we understand no extensions, so a critical
+			// one must be refused; b64 (RFC 7797) changes what is signed.
+			ext = string(name)
+		}
+	})
+	if ext != "" {
+		return nil, invalid("unsupported header parameter %q", ext)
+	}
+	typS, err := stringMember(typ, "header", "typ")
 	if err != nil {
 		return nil, err
 	}
 	// Media type names compare case-insensitively (RFC 7515 §4.1.9).
-	if !strings.EqualFold(typ, ProofType) {
-		return nil, invalid("typ %q is not %q", clip(typ), ProofType)
+	if !strings.EqualFold(typS, ProofType) {
+		return nil, invalid("typ %q is not %q", clip(typS), ProofType)
 	}
-	alg, err := stringMember(hdr, "header", "alg")
+	algS, err := stringMember(alg, "header", "alg")
 	if err != nil {
 		return nil, err
 	}
-	if !allowed(alg, algs) {
-		return nil, invalid("alg %q not accepted", clip(alg))
+	algName, ok := supported(algS)
+	if !ok || !allowed(algName, algs) {
+		return nil, invalid("alg %q not accepted", clip(algS))
 	}
-	rawJWK, ok := hdr["jwk"]
-	if !ok {
+	if rawJWK == nil {
 		return nil, invalid(`header has no "jwk"`)
 	}
-	key, err := parseJWK(rawJWK, alg)
+	key, err := parseJWK(rawJWK, algName)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := decodeSegment(s)
+	sig, dec, err := decodePart(dec, raw[len(input)+1:], "signature")
 	if err != nil {
-		return nil, invalid("signature is not base64url")
+		return nil, err
 	}
-	jalg, ok := jwa.LookupSignatureAlgorithm(alg)
-	if !ok {
-		return nil, invalid("alg %q unknown", clip(alg))
-	}
-	verifier, err := jws.VerifierFor(jalg)
-	if err != nil {
-		return nil, fmt.Errorf("dpop: verifier for %s: %w", alg, err)
-	}
-	if err := verifier.Verify(key.key, []byte(proof[:len(h)+1+len(p)]), sig); err != nil {
+	if !verifySignature(algName, key.key, input, sig) {
 		return nil, invalid("bad signature")
 	}
-	claims, err := decodeObject(p, "payload")
+	payload, _, err := decodePart(dec, raw[len(h)+1:len(input)], "payload")
 	if err != nil {
 		return nil, err
 	}
-	out := &Proof{Algorithm: alg, JKT: key.thumbprint()}
-	if out.ID, err = stringMember(claims, "claim", "jti"); err != nil {
+	if !validObject(payload) {
+		return nil, invalid("payload is not a JSON object")
+	}
+	var jti, htm, htu, iat, ath, nonce string
+	// One string for the claims; the kept ones are substrings of it.
+	members(string(payload), func(name, v string) {
+		switch name {
+		case "jti":
+			jti = v
+		case "htm":
+			htm = v
+		case "htu":
+			htu = v
+		case "iat":
+			iat = v
+		case "ath":
+			ath = v
+		case "nonce":
+			nonce = v
+		}
+	})
+	out := &Proof{Algorithm: algName, JKT: key.thumbprint()}
+	if out.ID, err = stringMember(jti, "claim", "jti"); err != nil {
 		return nil, err
 	}
 	if len(out.ID) > MaxJTILen {
 		return nil, invalid("jti longer than %d bytes", MaxJTILen)
 	}
-	if out.Method, err = stringMember(claims, "claim", "htm"); err != nil {
+	if out.Method, err = stringMember(htm, "claim", "htm"); err != nil {
 		return nil, err
 	}
-	if out.URL, err = stringMember(claims, "claim", "htu"); err != nil {
+	if out.URL, err = stringMember(htu, "claim", "htu"); err != nil {
 		return nil, err
 	}
-	if out.IssuedAt, err = numericDate(claims, "iat"); err != nil {
+	if out.IssuedAt, err = numericDate(iat, "iat"); err != nil {
 		return nil, err
 	}
-	if out.AccessTokenHash, err = optionalString(claims, "ath"); err != nil {
+	if out.AccessTokenHash, err = optionalString(ath, "ath"); err != nil {
 		return nil, err
 	}
-	if out.Nonce, err = optionalString(claims, "nonce"); err != nil {
+	if out.Nonce, err = optionalString(nonce, "nonce"); err != nil {
 		return nil, err
 	}
 	if len(out.Nonce) > MaxNonceLen {
@@ -189,13 +233,24 @@ func Parse(proof string, algs ...string) (*Proof, error) {
 	return out, nil
 }
 
-func allowed(alg string, algs []string) bool {
-	ok := false
-	for _, a := range Algorithms() {
-		ok = ok || a == alg
+// supported returns the canonical name of alg if Parse accepts it at all
+// (§4.3 check 5: asymmetric only, never "none" or HMAC), so that Proof
+// keeps a constant rather than a slice of the proof.
+func supported(alg string) (string, bool) {
+	for _, a := range [...]string{"ES256", "EdDSA", "PS256", "RS256"} {
+		if a == alg {
+			return a, true
+		}
 	}
-	if !ok || len(algs) == 0 {
-		return ok
+	return "", false
+}
+
+func allowed(alg string, algs []string) bool {
+	if _, ok := supported(alg); !ok {
+		return false
+	}
+	if len(algs) == 0 {
+		return true
 	}
 	for _, a := range algs {
 		if a == alg {
@@ -205,23 +260,20 @@ func allowed(alg string, algs []string) bool {
 	return false
 }
 
-// decodeObject decodes a base64url JSON object into its members by exact
-// name (encoding/json matches struct fields case-insensitively).
-func decodeObject(seg, what string) (map[string]json.RawMessage, error) {
-	raw, err := decodeSegment(seg)
+// decodePart decodes the base64url part src into the front of buf and
+// returns it and the rest of buf.
+func decodePart(buf, src []byte, what string) (part, rest []byte, err error) {
+	n, err := decodeInto(buf, src)
 	if err != nil {
-		return nil, invalid("%s is not base64url", what)
+		return nil, nil, invalid("%s is not base64url", what)
 	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil || m == nil {
-		return nil, invalid("%s is not a JSON object", what)
-	}
-	return m, nil
+	return buf[:n:n], buf[n:], nil
 }
 
-// stringMember reads a required, non-empty string member.
-func stringMember(m map[string]json.RawMessage, what, name string) (string, error) {
-	s, err := optionalString(m, name)
+// stringMember reads a required, non-empty string member from its raw
+// value (empty when absent).
+func stringMember[T text](raw T, what, name string) (string, error) {
+	s, err := optionalString(raw, name)
 	if err != nil {
 		return "", err
 	}
@@ -232,27 +284,25 @@ func stringMember(m map[string]json.RawMessage, what, name string) (string, erro
 }
 
 // optionalString reads a string member; absent or null is "".
-func optionalString(m map[string]json.RawMessage, name string) (string, error) {
-	v, ok := m[name]
-	if !ok || string(v) == "null" {
+func optionalString[T text](raw T, name string) (string, error) {
+	if isNull(raw) {
 		return "", nil
 	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
+	s, ok := jsonString(raw)
+	if !ok {
 		return "", invalid("%q is not a string", name)
 	}
-	return s, nil
+	return string(s), nil
 }
 
 // numericDate reads a required NumericDate (RFC 7519 §2): seconds since the
-// epoch, fractions allowed and dropped.
-func numericDate(m map[string]json.RawMessage, name string) (time.Time, error) {
-	v, ok := m[name]
-	if !ok {
+// epoch, fractions allowed and dropped. null is refused like absence.
+func numericDate(raw, name string) (time.Time, error) {
+	if isNull(raw) {
 		return time.Time{}, invalid("claim %q missing", name)
 	}
-	var f float64
-	if err := json.Unmarshal(v, &f); err != nil || math.IsNaN(f) || f < 0 || f > 1<<40 {
+	f, ok := jsonNumber(raw)
+	if !ok || math.IsNaN(f) || f < 0 || f > 1<<40 {
 		return time.Time{}, invalid("claim %q is not a NumericDate", name)
 	}
 	return time.Unix(int64(f), 0), nil

@@ -54,6 +54,12 @@ type calibration struct {
 		GetsPerS    float64   `json:"gets_per_s"`
 	} `json:"redis"`
 	HTTPFloor phaseResult `json:"http_floor"`
+	// ES256Verify is one bare ES256 verification (crypto/ecdsa and
+	// SHA-256, whatever the signing algorithm): the unit of DPoP's cost.
+	ES256Verify struct {
+		OneCorePerS float64 `json:"one_core_per_s"`
+		CostUS      float64 `json:"cost_us"`
+	} `json:"es256_verify"`
 }
 
 // latencyMS is latencyStats in milliseconds, for the JSON and the table.

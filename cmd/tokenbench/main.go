@@ -110,6 +110,9 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	if err := calibrateRedis(ctx, &b.cal, env.redis.Addr, o.concurrency, o.calibrate); err != nil {
 		return err
 	}
+	if err := calibrateES256Verify(ctx, &b.cal, o.calibrate); err != nil {
+		return err
+	}
 
 	if err := setupServer(ctx, env, o); err != nil {
 		return err
@@ -164,6 +167,10 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	if err := b.pgStatsEnd(ctx); err != nil {
 		return err
 	}
+	// After pgStatsEnd: these phases write to PostgreSQL.
+	if err := b.dpopPhases(ctx); err != nil {
+		return err
+	}
 	if err := b.refreshAlonePhase(ctx, rfClient); err != nil {
 		return err
 	}
@@ -188,6 +195,7 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 			Overload: o.overload, QueueTimeoutMS: b.cal.Argon2.QueueTimeoutMS, Quick: o.quick,
 		},
 		Calibration: b.cal, Phases: b.phases, Figures: figs, IdleRSSMiB: b.idleRSSMiB, EndRSSMiB: b.endRSSMiB,
+		DPoPVerifier: b.dpopVerifier,
 	}
 	path, err := writeJSON(o.outDir, r)
 	if err != nil {
@@ -200,6 +208,7 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 	fmt.Fprintln(stdout, "Floors measured on this machine:")
 	writeCalibration(stdout, &b.cal)
 	fmt.Fprintln(stdout)
+	writeDPoPVerifier(stdout, b.dpopVerifier)
 	if err := writePhases(stdout, b.phases); err != nil {
 		return err
 	}

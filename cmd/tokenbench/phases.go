@@ -113,6 +113,8 @@ type bench struct {
 	phases       []phaseResult
 	idleRSSMiB   float64
 	endRSSMiB    float64
+	// dpopVerifier is the in-process verifier comparison (nil if not run).
+	dpopVerifier *verifierResult
 }
 
 func (b *bench) limits() bounds {

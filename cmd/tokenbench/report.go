@@ -185,7 +185,7 @@ func (b *bench) figures() []figure {
 			"refresh p99 alone", field(idle, func(p *phaseResult) float64 { return p.Latency.P99 }), atMost(2)),
 		newFigure("idle RSS", "MiB", b.idleRSSMiB, "", 0, valueAtMost(30)),
 	)
-	return fs
+	return append(fs, b.dpopFigures()...)
 }
 
 // formatNumber prints v with 3 significant digits (at least integer precision
@@ -280,6 +280,8 @@ func writeCalibration(w io.Writer, c *calibration) {
 		formatNumber(p.ClientCPUPerCommitUS), formatNumber(p.OtherCPUPerCommitUS))
 	fmt.Fprintf(w, "  Redis: PING round trip p50 %s ms, p99 %s ms; %s GET/s with %d connections\n",
 		formatNumber(r.RoundTrip.P50), formatNumber(r.RoundTrip.P99), formatNumber(r.GetsPerS), r.Concurrency)
+	fmt.Fprintf(w, "  ES256 verify (crypto/ecdsa, the unit of DPoP's cost): %s/s on one core (%s µs)\n",
+		formatNumber(c.ES256Verify.OneCorePerS), formatNumber(c.ES256Verify.CostUS))
 	fmt.Fprintf(w, "  HTTP fixed bytes: %s/s with %d workers, p99 %s ms, %s µs server CPU per request\n",
 		formatNumber(h.OKPerS), h.Workers, formatNumber(h.Latency.P99), formatNumber(h.ServerCPUPerRequestUS))
 }
@@ -298,6 +300,9 @@ type results struct {
 	EndRSSMiB   float64       `json:"end_rss_mib"`
 	// Growth is the --growth run's load, purge and sizes.
 	Growth *growthResult `json:"growth,omitempty"`
+	// DPoPVerifier is the resource server's cost of a DPoP request against
+	// a Bearer one, in-process.
+	DPoPVerifier *verifierResult `json:"dpop_verifier,omitempty"`
 }
 
 // configJSON records the settings a run used.

@@ -148,6 +148,12 @@ func setupServer(ctx context.Context, env *benchEnv, o *options) error {
 	if env.clientSecret, err = env.addClient(ctx, env.clientID, "password,refresh_token"); err != nil {
 		return err
 	}
+	// The DPoP phases' public client: its refresh tokens are bound to the
+	// proof's key (RFC 9449 §5).
+	if _, err := env.admin(ctx, nil, "client", "add", "--public", "--require-dpop",
+		"--grants", "password,refresh_token", "--scopes", "read,write", dpopClientID); err != nil {
+		return err
+	}
 	env.serviceID = "bench-service"
 	if env.serviceSecret, err = env.addClient(ctx, env.serviceID, "client_credentials"); err != nil {
 		return err
