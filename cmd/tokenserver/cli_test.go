@@ -338,10 +338,8 @@ func storedKeys(t *testing.T, env map[string]string) []store.SigningKey {
 func TestListJSON(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	secretOut := mustRunCLI(t, env, "", "client", "add", "app", "--generate-secret", "--scopes", "read,write",
+	secret := addClient(t, env, "app", "--scopes", "read,write",
 		"--audience", "https://api.example.com", "--client-access-token-ttl", "5m")
-	_, secret, _ := strings.Cut(secretOut, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
 	mustRunCLI(t, env, "", "client", "add", "spa", "--public", "--grants", "password")
 	mustRunCLI(t, env, "pw-alice-1\n", "user", "add", "alice")
 	mustRunCLI(t, env, "pw-bob-1\n", "user", "add", "bob")

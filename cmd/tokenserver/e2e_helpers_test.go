@@ -63,6 +63,28 @@ func mustRunCLI(t *testing.T, envm map[string]string, stdin string, args ...stri
 	return out
 }
 
+// clientSecretMarker precedes the secret `client add --generate-secret`
+// prints (cmd/tokenserver/clients.go).
+const clientSecretMarker = "client secret (shown once, store it now): "
+
+// addClient runs `client add --generate-secret args...` and returns the
+// secret it printed: the rest of the marker's line only, so output added
+// after it cannot end up in the secret.
+func addClient(t *testing.T, envm map[string]string, args ...string) string {
+	t.Helper()
+	out := mustRunCLI(t, envm, "", append([]string{"client", "add", "--generate-secret"}, args...)...)
+	_, rest, ok := strings.Cut(out, clientSecretMarker)
+	if !ok {
+		t.Fatalf("client add did not print the secret:\n%s", out)
+	}
+	secret, _, _ := strings.Cut(rest, "\n")
+	secret = strings.TrimSpace(secret)
+	if secret == "" {
+		t.Fatalf("client add printed an empty secret:\n%s", out)
+	}
+	return secret
+}
+
 // server is one `tokenserver serve` started through run() on a loopback port.
 type server struct {
 	URL    string

@@ -152,9 +152,7 @@ func newRevocationSetup(t *testing.T) *revocationSetup {
 func newRevocationSetupEnv(t *testing.T, env map[string]string) *revocationSetup {
 	t.Helper()
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read,write", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read,write", "app")
 	mustRunCLI(t, env, "pw-of-max\n", "user", "add", "max")
 	s := startServer(t, env)
 	return &revocationSetup{env: env, s: s, secret: secret, cfg: s.oauth2Config("app", secret, "read"),
