@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,25 +16,9 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"golang.org/x/oauth2"
+
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // envFrom turns a map into a getenv function.
 func envFrom(m map[string]string) func(string) string {
@@ -45,7 +28,7 @@ func envFrom(m map[string]string) func(string) string {
 // runCLI runs one non-serving command through run() and returns its stdout.
 func runCLI(t *testing.T, envm map[string]string, stdin string, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut e2etest.SyncBuffer
 	err := run(context.Background(), args, envFrom(envm), strings.NewReader(stdin), &out, &errOut)
 	if err != nil {
 		return out.String() + errOut.String(), err
@@ -88,8 +71,8 @@ func addClient(t *testing.T, envm map[string]string, args ...string) string {
 // server is one `tokenserver serve` started through run() on a loopback port.
 type server struct {
 	URL    string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *e2etest.SyncBuffer
+	stderr *e2etest.SyncBuffer
 	stop   func() error
 }
 
@@ -118,7 +101,7 @@ func startServer(t *testing.T, envm map[string]string, args ...string) *server {
 		m[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{URL: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &server{URL: "http://" + addr, stdout: &e2etest.SyncBuffer{}, stderr: &e2etest.SyncBuffer{}}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"serve"}, args...), envFrom(m), strings.NewReader(""), s.stdout, s.stderr)

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 	"github.com/tokenserver/tokenserver/store/storetest"
 )
 
@@ -38,7 +39,7 @@ var buildExampleResourceServer = sync.OnceValues(func() (string, error) {
 // resourceServer is a running example-resource-server process.
 type resourceServer struct {
 	URL    string
-	stderr *syncBuffer
+	stderr *e2etest.SyncBuffer
 }
 
 func startResourceServer(t *testing.T, args ...string) *resourceServer {
@@ -48,7 +49,7 @@ func startResourceServer(t *testing.T, args ...string) *resourceServer {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	rs := &resourceServer{URL: "http://" + addr, stderr: &syncBuffer{}}
+	rs := &resourceServer{URL: "http://" + addr, stderr: &e2etest.SyncBuffer{}}
 	cmd := exec.Command(bin, append([]string{"--addr", addr}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	cmd.Stderr = rs.stderr
