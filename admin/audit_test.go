@@ -2,38 +2,18 @@ package admin_test
 
 import (
 	"context"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tokenserver/tokenserver/admin"
 	"github.com/tokenserver/tokenserver/audit"
+	"github.com/tokenserver/tokenserver/audit/audittest"
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/store/memory"
 	"github.com/tokenserver/tokenserver/tokenserver/password"
 )
-
-type auditRecorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (r *auditRecorder) Emit(_ context.Context, e audit.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-func (r *auditRecorder) take() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.events
-	r.events = nil
-	return e
-}
 
 const (
 	userPassword = "correct horse battery staple"
@@ -43,7 +23,7 @@ const (
 // newAuditedService is an admin service on a memory store whose admin
 // events (and no others) go to the returned recorder; it holds the user
 // "carol" and the confidential client "app".
-func newAuditedService(t *testing.T) (*admin.Service, *memory.Store, *auditRecorder, store.User) {
+func newAuditedService(t *testing.T) (*admin.Service, *memory.Store, *audittest.Recorder, store.User) {
 	t.Helper()
 	ctx := context.Background()
 	mem := memory.New(time.Now)
@@ -64,7 +44,7 @@ func newAuditedService(t *testing.T) (*admin.Service, *memory.Store, *auditRecor
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &auditRecorder{}
+	rec := &audittest.Recorder{}
 	svc, err := admin.New(admin.Config{Users: mem, Clients: mem, Refresh: mem, Sessions: sess, Hasher: hasher,
 		Keys: keys.Config{Store: mem, Sealer: sealer}, Audit: rec})
 	if err != nil {
@@ -78,7 +58,7 @@ func newAuditedService(t *testing.T) (*admin.Service, *memory.Store, *auditRecor
 		ClientSettings: admin.ClientSettings{Grants: []string{"password", "refresh_token"}, Scopes: []string{"read"}}}); err != nil {
 		t.Fatal(err)
 	}
-	rec.take()
+	rec.Take()
 	return svc, mem, rec, u
 }
 
@@ -200,7 +180,7 @@ func TestAdminActionEvents(t *testing.T) {
 					ctx, wantActor = admin.WithActor(ctx, actor), actor
 				}
 				target, secrets := tt.act(ctx, t, svc, mem, u)
-				got := rec.take()
+				got := rec.Take()
 				if len(got) != 1 {
 					t.Fatalf("events = %+v, want one", got)
 				}
@@ -208,17 +188,7 @@ func TestAdminActionEvents(t *testing.T) {
 				if e.Type != audit.AdminType(tt.action) || e.Action != tt.action || e.Actor != wantActor || e.Target != target || e.Time.IsZero() {
 					t.Errorf("event = %+v, want action %s by %s on %s", e, tt.action, wantActor, target)
 				}
-				var b strings.Builder
-				w := audit.NewWriter(&b, time.Now)
-				w.Emit(ctx, e)
-				if err := w.Close(); err != nil {
-					t.Fatal(err)
-				}
-				for _, s := range append(secrets, "carol", userPassword, u.PasswordHash) {
-					if strings.Contains(b.String(), s) {
-						t.Errorf("audit line holds %q: %s", s, b.String())
-					}
-				}
+				audittest.AssertNoSecrets(t, got, append(secrets, "carol", userPassword, u.PasswordHash)...)
 			})
 		}
 	}
@@ -237,7 +207,7 @@ func TestRefusedAdminActionEmitsNothing(t *testing.T) {
 	if _, err := svc.RotateKeys(ctx, false); err == nil {
 		t.Fatal("a planned rotation before the next key may activate succeeded")
 	}
-	if got := rec.take(); len(got) != 0 {
+	if got := rec.Take(); len(got) != 0 {
 		t.Errorf("events = %+v, want none", got)
 	}
 }

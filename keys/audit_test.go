@@ -4,32 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tokenserver/tokenserver/audit"
+	"github.com/tokenserver/tokenserver/audit/audittest"
 )
-
-type auditRecorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (r *auditRecorder) Emit(_ context.Context, e audit.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-func (r *auditRecorder) take() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.events
-	r.events = nil
-	return e
-}
 
 // TestKeyRotatedEvents: every rotation this instance makes is one
 // key.rotated event naming the key that signs now; a refused rotation and
@@ -65,17 +45,17 @@ func TestKeyRotatedEvents(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			env := newEnv(t)
-			rec := &auditRecorder{}
+			rec := &audittest.Recorder{}
 			m := env.manager(func(c *Config) { c.Audit = rec })
 			other := env.manager(func(c *Config) { c.Audit = rec })
-			rec.take() // creating the set is no rotation
+			rec.Take() // creating the set is no rotation
 			if err := tt.rotate(ctx, env, m); err != nil {
 				t.Fatal(err)
 			}
 			if err := other.Reload(ctx); err != nil {
 				t.Fatal(err)
 			}
-			got := rec.take()
+			got := rec.Take()
 			if tt.none {
 				if len(got) != 0 {
 					t.Fatalf("events = %+v, want none", got)
@@ -87,22 +67,17 @@ func TestKeyRotatedEvents(t *testing.T) {
 			if !reflect.DeepEqual(got, want) {
 				t.Fatalf("events:\n got %+v\nwant %+v", got, want)
 			}
-			var b strings.Builder
-			w := audit.NewWriter(&b, time.Now)
-			w.Emit(ctx, got[0])
-			if err := w.Close(); err != nil {
-				t.Fatal(err)
-			}
+			out := audittest.Render(t, got[0])
 			var line map[string]any
-			if err := json.Unmarshal([]byte(b.String()), &line); err != nil {
+			if err := json.Unmarshal([]byte(out), &line); err != nil {
 				t.Fatal(err)
 			}
 			if line["emergency"] != tt.emergency || line["kid"] != want[0].KID {
-				t.Errorf("line = %s", b.String())
+				t.Errorf("line = %s", out)
 			}
 			for _, k := range []string{"sealed", "private", "d", "public_jwk"} {
 				if _, ok := line[k]; ok {
-					t.Errorf("line carries %q: %s", k, b.String())
+					t.Errorf("line carries %q: %s", k, out)
 				}
 			}
 		})

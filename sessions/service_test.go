@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tokenserver/tokenserver/audit"
+	"github.com/tokenserver/tokenserver/audit/audittest"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/store/memory"
@@ -22,14 +23,14 @@ type fixture struct {
 	user store.User
 	tok  store.RefreshToken
 	// events records what the service emitted.
-	events *auditRecorder
+	events *audittest.Recorder
 }
 
 const userID = "00000000-0000-4000-8000-0000000000a1"
 
 func newFixture(t *testing.T, clientTTL time.Duration) *fixture {
 	t.Helper()
-	fx := &fixture{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), events: &auditRecorder{}}
+	fx := &fixture{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), events: &audittest.Recorder{}}
 	clock := func() time.Time { return fx.now }
 	fx.mem = memory.New(clock)
 	ctx := t.Context()

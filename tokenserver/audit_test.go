@@ -1,42 +1,21 @@
 package tokenserver
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tokenserver/tokenserver/audit"
+	"github.com/tokenserver/tokenserver/audit/audittest"
 	"github.com/tokenserver/tokenserver/store"
 )
 
-// auditRecorder is an audit.Sink keeping the events.
-type auditRecorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (r *auditRecorder) Emit(_ context.Context, e audit.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-func (r *auditRecorder) take() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.events
-	r.events = nil
-	return e
-}
-
 // withAudit records the server's audit events (and the default session
 // service's, which the server builds with the same sink).
-func withAudit(rec *auditRecorder, reasons bool) func(*harness, *Config) {
+func withAudit(rec *audittest.Recorder, reasons bool) func(*harness, *Config) {
 	return func(_ *harness, c *Config) {
 		c.Audit = rec
 		c.AuditReasons = reasons
@@ -69,30 +48,19 @@ func checkEvents(t *testing.T, h *harness, got, want []audit.Event) {
 }
 
 // assertNoSecrets renders events as the audit log would and checks that no
-// secret, password, token or username is in it.
+// secret, password, token or username (the given ones and the harness's) is
+// in it.
 func assertNoSecrets(t *testing.T, events []audit.Event, secrets ...string) {
 	t.Helper()
-	var b strings.Builder
-	w := audit.NewWriter(&b, time.Now)
-	for _, e := range events {
-		w.Emit(context.Background(), e)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	out := strings.ToLower(b.String())
-	for _, s := range append(secrets, aliceName, alicePassword, bobName, bobPassword, webSecret, mobileSecret) {
-		if s != "" && strings.Contains(out, strings.ToLower(s)) {
-			t.Errorf("audit log holds %q:\n%s", s, b.String())
-		}
-	}
+	audittest.AssertNoSecrets(t, events,
+		append(secrets, aliceName, alicePassword, bobName, bobPassword, webSecret, mobileSecret)...)
 }
 
 func TestAuditLoginSucceeded(t *testing.T) {
-	rec := &auditRecorder{}
+	rec := &audittest.Recorder{}
 	h := newHarness(t, withAudit(rec, false))
 	tj := h.login("")
-	got := rec.take()
+	got := rec.Take()
 	checkEvents(t, h, got, []audit.Event{
 		{Type: audit.LoginSucceeded, ClientID: webID, Subject: aliceID, ClientIP: testIP, FamilyID: "*"},
 	})
@@ -100,11 +68,11 @@ func TestAuditLoginSucceeded(t *testing.T) {
 }
 
 func TestAuditLoginSucceededWithoutSession(t *testing.T) {
-	rec := &auditRecorder{}
+	rec := &audittest.Recorder{}
 	h := newHarness(t, withAudit(rec, false))
 	h.mustToken(h.token(formBody("grant_type", "password", "username", aliceName, "password", alicePassword),
 		withBasic(batchID, batchSecret)))
-	checkEvents(t, h, rec.take(), []audit.Event{
+	checkEvents(t, h, rec.Take(), []audit.Event{
 		{Type: audit.LoginSucceeded, ClientID: batchID, Subject: aliceID, ClientIP: testIP},
 	})
 }
@@ -128,14 +96,14 @@ func TestAuditLoginFailed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := &auditRecorder{}
+			rec := &audittest.Recorder{}
 			h := newHarness(t, withAudit(rec, tt.reasons))
 			resp := h.token(formBody("grant_type", "password", "username", tt.username, "password", tt.password),
 				withBasic(webID, webSecret))
 			assertOAuthError(t, resp, http.StatusBadRequest, CodeInvalidGrant)
 			want := tt.want
 			want.Type, want.ClientID, want.ClientIP = audit.LoginFailed, webID, testIP
-			got := rec.take()
+			got := rec.Take()
 			checkEvents(t, h, got, []audit.Event{want})
 			assertNoSecrets(t, got, tt.username, tt.password)
 		})
@@ -148,15 +116,15 @@ func TestAuditLoginThrottled(t *testing.T) {
 			withBasic(webID, webSecret))
 	}
 	t.Run("per user", func(t *testing.T) {
-		rec := &auditRecorder{}
+		rec := &audittest.Recorder{}
 		h := newHarness(t, withAudit(rec, false), func(_ *harness, c *Config) {
 			c.ThrottleLimits = ThrottleLimits{UserFailures: 1, IPFailures: 3, Window: time.Minute}
 		})
 		fail(h, aliceName)
-		rec.take()
+		rec.Take()
 		resp := fail(h, aliceName)
 		assertOAuthError(t, resp, http.StatusTooManyRequests, CodeTemporarilyUnavailable)
-		got := rec.take()
+		got := rec.Take()
 		checkEvents(t, h, got, []audit.Event{{Type: audit.LoginThrottled, ClientID: webID, ClientIP: testIP, Limit: audit.LimitUser}})
 		assertNoSecrets(t, got)
 		// The probe that told the limits apart gave its IP count back:
@@ -164,29 +132,29 @@ func TestAuditLoginThrottled(t *testing.T) {
 		for _, u := range []string{"x", "y"} {
 			assertOAuthError(t, fail(h, u), http.StatusBadRequest, CodeInvalidGrant)
 		}
-		rec.take()
+		rec.Take()
 		assertOAuthError(t, fail(h, "z"), http.StatusTooManyRequests, CodeTemporarilyUnavailable)
-		checkEvents(t, h, rec.take(), []audit.Event{{Type: audit.LoginThrottled, ClientID: webID, ClientIP: testIP, Limit: audit.LimitIP}})
+		checkEvents(t, h, rec.Take(), []audit.Event{{Type: audit.LoginThrottled, ClientID: webID, ClientIP: testIP, Limit: audit.LimitIP}})
 	})
 	t.Run("per IP", func(t *testing.T) {
-		rec := &auditRecorder{}
+		rec := &audittest.Recorder{}
 		h := newHarness(t, withAudit(rec, false), func(_ *harness, c *Config) {
 			c.ThrottleLimits = ThrottleLimits{UserFailures: 5, IPFailures: 1, Window: time.Minute}
 		})
 		fail(h, aliceName)
-		rec.take()
+		rec.Take()
 		assertOAuthError(t, fail(h, "someone-else"), http.StatusTooManyRequests, CodeTemporarilyUnavailable)
-		checkEvents(t, h, rec.take(), []audit.Event{{Type: audit.LoginThrottled, ClientID: webID, ClientIP: testIP, Limit: audit.LimitIP}})
+		checkEvents(t, h, rec.Take(), []audit.Event{{Type: audit.LoginThrottled, ClientID: webID, ClientIP: testIP, Limit: audit.LimitIP}})
 	})
 }
 
 func TestAuditTokenRefreshed(t *testing.T) {
-	rec := &auditRecorder{}
+	rec := &audittest.Recorder{}
 	h := newHarness(t, withAudit(rec, false))
 	first := h.login("")
-	rec.take()
+	rec.Take()
 	second := h.mustToken(h.refresh(first.RefreshToken))
-	got := rec.take()
+	got := rec.Take()
 	checkEvents(t, h, got, []audit.Event{
 		{Type: audit.TokenRefreshed, ClientID: webID, Subject: aliceID, ClientIP: testIP, FamilyID: "*"},
 	})
@@ -194,13 +162,13 @@ func TestAuditTokenRefreshed(t *testing.T) {
 }
 
 func TestAuditRefreshReuseDetected(t *testing.T) {
-	rec := &auditRecorder{}
+	rec := &audittest.Recorder{}
 	h := newHarness(t, withAudit(rec, false))
 	first := h.login("")
 	h.mustToken(h.refresh(first.RefreshToken))
-	rec.take()
+	rec.Take()
 	assertOAuthError(t, h.refresh(first.RefreshToken), http.StatusBadRequest, CodeInvalidGrant)
-	got := rec.take()
+	got := rec.Take()
 	checkEvents(t, h, got, []audit.Event{
 		{Type: audit.RefreshReuseDetected, ClientID: webID, Subject: aliceID, ClientIP: testIP, FamilyID: "*"},
 		{Type: audit.SessionRevoked, FamilyID: "*", Cause: audit.CauseReuse},
@@ -213,14 +181,14 @@ func TestAuditRefreshReuseDetected(t *testing.T) {
 
 func TestAuditClientCredentialsIssued(t *testing.T) {
 	const svcID, svcSecret = "svc", "svc-secret-0123456789abcdefghijklmnopqrstuvwxyz"
-	rec := &auditRecorder{}
+	rec := &audittest.Recorder{}
 	h := newHarness(t, withAudit(rec, false))
 	if err := h.mem.CreateClient(t.Context(), store.Client{ID: svcID, SecretHash: HashClientSecret(svcSecret),
 		Grants: []string{grantClientCredentials}, Scopes: []string{"read"}, CreatedAt: h.clock.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	tj := h.mustToken(h.token(formBody("grant_type", "client_credentials"), withBasic(svcID, svcSecret)))
-	got := rec.take()
+	got := rec.Take()
 	checkEvents(t, h, got, []audit.Event{{Type: audit.ClientCredentialsIssued, ClientID: svcID, ClientIP: testIP}})
 	assertNoSecrets(t, got, svcSecret, tj.AccessToken)
 }
@@ -254,13 +222,13 @@ func TestAuditClientAuthFailed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := &auditRecorder{}
+			rec := &audittest.Recorder{}
 			h := newHarness(t, withAudit(rec, false))
 			resp := h.do(http.MethodPost, tt.path, tt.body, tt.opts...)
 			assertOAuthError(t, resp, tt.status, tt.code)
 			want := tt.want
 			want.Type, want.ClientIP = audit.ClientAuthFailed, testIP
-			got := rec.take()
+			got := rec.Take()
 			checkEvents(t, h, got, []audit.Event{want})
 			assertNoSecrets(t, got, "s3cret-guess", "attacker-chosen-id")
 		})
@@ -269,30 +237,30 @@ func TestAuditClientAuthFailed(t *testing.T) {
 
 func TestAuditTokenRevoked(t *testing.T) {
 	t.Run("access token", func(t *testing.T) {
-		rec := &auditRecorder{}
+		rec := &audittest.Recorder{}
 		h := newHarness(t, withAudit(rec, false))
 		tj := h.login("")
-		rec.take()
+		rec.Take()
 		resp := h.do(http.MethodPost, "/revoke", formBody("token", tj.AccessToken), withBasic(webID, webSecret))
 		if resp.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.Code, resp.Body)
 		}
-		got := rec.take()
+		got := rec.Take()
 		checkEvents(t, h, got, []audit.Event{
 			{Type: audit.TokenRevoked, ClientID: webID, Subject: aliceID, FamilyID: "*", Kind: audit.KindAccess},
 		})
 		assertNoSecrets(t, got, tj.AccessToken, tj.RefreshToken)
 	})
 	t.Run("refresh token", func(t *testing.T) {
-		rec := &auditRecorder{}
+		rec := &audittest.Recorder{}
 		h := newHarness(t, withAudit(rec, false))
 		tj := h.login("")
-		rec.take()
+		rec.Take()
 		resp := h.do(http.MethodPost, "/revoke", formBody("token", tj.RefreshToken), withBasic(webID, webSecret))
 		if resp.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.Code, resp.Body)
 		}
-		got := rec.take()
+		got := rec.Take()
 		checkEvents(t, h, got, []audit.Event{
 			{Type: audit.SessionRevoked, FamilyID: "*", Cause: audit.CauseRevoke},
 			{Type: audit.TokenRevoked, ClientID: webID, Subject: aliceID, FamilyID: "*", Kind: audit.KindRefresh},
@@ -300,15 +268,15 @@ func TestAuditTokenRevoked(t *testing.T) {
 		assertNoSecrets(t, got, tj.AccessToken, tj.RefreshToken)
 	})
 	t.Run("another client's token: nothing revoked, no event", func(t *testing.T) {
-		rec := &auditRecorder{}
+		rec := &audittest.Recorder{}
 		h := newHarness(t, withAudit(rec, false))
 		tj := h.login("")
-		rec.take()
+		rec.Take()
 		resp := h.do(http.MethodPost, "/revoke", formBody("token", tj.RefreshToken), withBasic(mobileID, mobileSecret))
 		if resp.Code != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.Code, resp.Body)
 		}
-		if got := rec.take(); len(got) != 0 {
+		if got := rec.Take(); len(got) != 0 {
 			t.Errorf("events = %+v, want none", got)
 		}
 	})

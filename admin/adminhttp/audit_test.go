@@ -1,32 +1,11 @@
 package adminhttp_test
 
 import (
-	"context"
 	"net/http"
-	"sync"
 	"testing"
 
 	"github.com/tokenserver/tokenserver/audit"
 )
-
-type auditRecorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (r *auditRecorder) Emit(_ context.Context, e audit.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.events = append(r.events, e)
-}
-
-func (r *auditRecorder) take() []audit.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	e := r.events
-	r.events = nil
-	return e
-}
 
 // TestAdminAPIActorIsTheAdminClient: an action through the API names the
 // authenticated admin client as its actor (not "cli"), and a refused
@@ -34,18 +13,18 @@ func (r *auditRecorder) take() []audit.Event {
 func TestAdminAPIActorIsTheAdminClient(t *testing.T) {
 	f := newFixture(t)
 	alice := f.user(aliceName)
-	f.events.take()
+	f.events.Take()
 	tok := f.token(usersID, usersSecret, "admin:users")
 	if r := f.do("DELETE", "/admin/v1/users/"+alice.ID, f.token(keysID, keysSecret, "admin:keys"), nil); r.status != http.StatusForbidden {
 		t.Fatalf("status %d with a keys-only token", r.status)
 	}
-	if got := f.events.take(); len(got) != 0 {
+	if got := f.events.Take(); len(got) != 0 {
 		t.Fatalf("a refused request reported %+v", got)
 	}
 	if r := f.do("DELETE", "/admin/v1/users/"+alice.ID, tok, nil); r.status != http.StatusNoContent {
 		t.Fatalf("status %d", r.status)
 	}
-	got := f.events.take()
+	got := f.events.Take()
 	if len(got) != 1 {
 		t.Fatalf("events = %+v, want one", got)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tokenserver/tokenserver/admin"
 	"github.com/tokenserver/tokenserver/admin/adminhttp"
+	"github.com/tokenserver/tokenserver/audit/audittest"
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/sessions"
 	"github.com/tokenserver/tokenserver/store"
@@ -44,7 +45,7 @@ type fixture struct {
 	svc    *admin.Service
 	router routers.Router
 	// events records the admin service's audit events.
-	events *auditRecorder
+	events *audittest.Recorder
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -75,7 +76,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := &auditRecorder{}
+	events := &audittest.Recorder{}
 	svc, err := admin.New(admin.Config{Users: mem, Clients: mem, Refresh: mem, Sessions: sess, Hasher: hasher, KeyManager: km,
 		CheckPassword: password.Policy{}.Check, Audit: events})
 	if err != nil {

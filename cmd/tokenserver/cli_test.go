@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 	"github.com/tokenserver/tokenserver/keys"
 	"github.com/tokenserver/tokenserver/store"
 	"github.com/tokenserver/tokenserver/store/postgres"
@@ -34,7 +35,7 @@ func (r cliResult) firstLine() string {
 
 func runFull(t *testing.T, envm map[string]string, stdin string, args ...string) cliResult {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut e2etest.SyncBuffer
 	err := run(context.Background(), args, envFrom(envm), strings.NewReader(stdin), &out, &errOut)
 	var rep bytes.Buffer
 	if err != nil {
@@ -338,10 +339,8 @@ func storedKeys(t *testing.T, env map[string]string) []store.SigningKey {
 func TestListJSON(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	secretOut := mustRunCLI(t, env, "", "client", "add", "app", "--generate-secret", "--scopes", "read,write",
+	secret := addClient(t, env, "app", "--scopes", "read,write",
 		"--audience", "https://api.example.com", "--client-access-token-ttl", "5m")
-	_, secret, _ := strings.Cut(secretOut, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
 	mustRunCLI(t, env, "", "client", "add", "spa", "--public", "--grants", "password")
 	mustRunCLI(t, env, "pw-alice-1\n", "user", "add", "alice")
 	mustRunCLI(t, env, "pw-bob-1\n", "user", "add", "bob")
@@ -434,14 +433,14 @@ func storedUsers(t *testing.T, env map[string]string) []store.User {
 // lineWatcher is a writer that reports on a channel when a line containing
 // want has been written.
 type lineWatcher struct {
-	syncBuffer
+	e2etest.SyncBuffer
 	want string
 	seen chan struct{}
 	once sync.Once
 }
 
 func (w *lineWatcher) Write(p []byte) (int, error) {
-	n, err := w.syncBuffer.Write(p)
+	n, err := w.SyncBuffer.Write(p)
 	if strings.Contains(w.String(), w.want) {
 		w.once.Do(func() { close(w.seen) })
 	}
@@ -457,7 +456,7 @@ func TestListeningLineAfterBind(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--addr", addr, "--drain-delay", "0s"}, envFrom(nil), strings.NewReader(""), &syncBuffer{}, stderr)
+		done <- run(ctx, []string{"serve", "--addr", addr, "--drain-delay", "0s"}, envFrom(nil), strings.NewReader(""), &e2etest.SyncBuffer{}, stderr)
 	}()
 	defer func() {
 		cancel()

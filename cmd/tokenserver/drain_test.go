@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 )
 
 // TestDrainOnSignal: after the first signal (ctx cancelled) /readyz
@@ -21,10 +23,10 @@ func TestDrainOnSignal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	force := make(chan struct{})
-	stderr := &syncBuffer{}
+	stderr := &e2etest.SyncBuffer{}
 	e := env{
 		getenv: envFrom(map[string]string{"TOKENSERVER_ADDR": addr, "TOKENSERVER_DRAIN_DELAY": "1h"}),
-		stdin:  strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr, force: force,
+		stdin:  strings.NewReader(""), stdout: &e2etest.SyncBuffer{}, stderr: stderr, force: force,
 	}
 	// finished is closed when runEnv has returned runErr.
 	var runErr error

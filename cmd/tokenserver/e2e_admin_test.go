@@ -16,9 +16,7 @@ func TestUserLifecycleCommands(t *testing.T) {
 	env["TOKENSERVER_MIGRATE"] = "true"
 	env["TOKENSERVER_CLIENT_CACHE_TTL"] = "0"
 	s := startServer(t, env) // migrates the empty database
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 	mustRunCLI(t, env, "first-password\n", "user", "add", "lee")
 	cfg := s.oauth2Config("app", secret, "read")
 	ctx := context.Background()

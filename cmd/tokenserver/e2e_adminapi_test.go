@@ -25,10 +25,9 @@ import (
 func TestAdminAPIEndToEnd(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	opsSecret := clientSecretFrom(t, mustRunCLI(t, env, "", "client", "add", "--generate-secret",
-		"--grants", "client_credentials", "--scopes", "admin:users", "ops"))
-	appSecret := clientSecretFrom(t, mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read",
-		"--token-roles", "app"))
+	opsSecret := addClient(t, env,
+		"--grants", "client_credentials", "--scopes", "admin:users", "ops")
+	appSecret := addClient(t, env, "--scopes", "read", "--token-roles", "app")
 	env["TOKENSERVER_ADDR"] = freeAddr(t)
 	s := startServer(t, env)
 	ctx := context.Background()

@@ -54,12 +54,7 @@ func TestAuditLogEndToEnd(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "audit.log")
 	const password = "correct horse battery staple"
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, ok := strings.Cut(out, "client secret (shown once, store it now): ")
-	if !ok {
-		t.Fatalf("client add did not print the secret:\n%s", out)
-	}
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 	mustRunCLI(t, env, password+"\n", "user", "add", "alice")
 	env["TOKENSERVER_METRICS_ADDR"] = freeAddr(t)
 	metricsURL := "http://" + env["TOKENSERVER_METRICS_ADDR"]

@@ -14,16 +14,6 @@ import (
 	"github.com/tokenserver/tokenserver/verifier"
 )
 
-// clientSecretFrom returns the secret `client add --generate-secret` printed.
-func clientSecretFrom(t *testing.T, out string) string {
-	t.Helper()
-	_, secret, ok := strings.Cut(out, "client secret (shown once, store it now): ")
-	if !ok {
-		t.Fatalf("client add did not print the secret:\n%s", out)
-	}
-	return strings.TrimSpace(secret)
-}
-
 // TestClientCredentialsEndToEnd: a client registered with the CLI for
 // client_credentials gets a token from a server on PostgreSQL and Redis
 // through x/oauth2/clientcredentials (a black-box client), the verifier
@@ -32,9 +22,9 @@ func clientSecretFrom(t *testing.T, out string) string {
 func TestClientCredentialsEndToEnd(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	svcSecret := clientSecretFrom(t, mustRunCLI(t, env, "", "client", "add", "--generate-secret",
-		"--grants", "client_credentials", "--scopes", "read,write", "--audience", "https://api.example.com", "svc"))
-	appSecret := clientSecretFrom(t, mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app"))
+	svcSecret := addClient(t, env,
+		"--grants", "client_credentials", "--scopes", "read,write", "--audience", "https://api.example.com", "svc")
+	appSecret := addClient(t, env, "--scopes", "read", "app")
 
 	env["TOKENSERVER_ADDR"] = freeAddr(t)
 	s := startServer(t, env)

@@ -39,12 +39,10 @@ func newFlushSetup(t *testing.T) *flushSetup {
 	t.Cleanup(func() { _ = raw.Close() })
 
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 	mustRunCLI(t, env, "pw-of-max\n", "user", "add", "max")
 	s := startServer(t, env)
-	f := &flushSetup{s: s, secret: strings.TrimSpace(secret), raw: raw, prefix: env["TOKENSERVER_REDIS_PREFIX"],
+	f := &flushSetup{s: s, secret: secret, raw: raw, prefix: env["TOKENSERVER_REDIS_PREFIX"],
 		cfg: s.oauth2Config("app", secret, "read")}
 	// Until its first reseed the server reads PostgreSQL only; wait for it,
 	// so that Redis is what answers before the flush.

@@ -80,10 +80,9 @@ type freezeSetup struct {
 func newFreezeSetup(t *testing.T, env map[string]string) *freezeSetup {
 	t.Helper()
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
+	secret := addClient(t, env, "--scopes", "read", "app")
 	mustRunCLI(t, env, "pw-of-zoe\n", "user", "add", "zoe")
-	return &freezeSetup{env: env, s: startServer(t, env), secret: strings.TrimSpace(secret)}
+	return &freezeSetup{env: env, s: startServer(t, env), secret: secret}
 }
 
 func (f *freezeSetup) password(t *testing.T) oauthReply {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,25 +16,9 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	"github.com/lestrrat-go/jwx/v3/jws"
 	"golang.org/x/oauth2"
+
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // envFrom turns a map into a getenv function.
 func envFrom(m map[string]string) func(string) string {
@@ -45,7 +28,7 @@ func envFrom(m map[string]string) func(string) string {
 // runCLI runs one non-serving command through run() and returns its stdout.
 func runCLI(t *testing.T, envm map[string]string, stdin string, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut e2etest.SyncBuffer
 	err := run(context.Background(), args, envFrom(envm), strings.NewReader(stdin), &out, &errOut)
 	if err != nil {
 		return out.String() + errOut.String(), err
@@ -63,11 +46,33 @@ func mustRunCLI(t *testing.T, envm map[string]string, stdin string, args ...stri
 	return out
 }
 
+// clientSecretMarker precedes the secret `client add --generate-secret`
+// prints (cmd/tokenserver/clients.go).
+const clientSecretMarker = "client secret (shown once, store it now): "
+
+// addClient runs `client add --generate-secret args...` and returns the
+// secret it printed: the rest of the marker's line only, so output added
+// after it cannot end up in the secret.
+func addClient(t *testing.T, envm map[string]string, args ...string) string {
+	t.Helper()
+	out := mustRunCLI(t, envm, "", append([]string{"client", "add", "--generate-secret"}, args...)...)
+	_, rest, ok := strings.Cut(out, clientSecretMarker)
+	if !ok {
+		t.Fatalf("client add did not print the secret:\n%s", out)
+	}
+	secret, _, _ := strings.Cut(rest, "\n")
+	secret = strings.TrimSpace(secret)
+	if secret == "" {
+		t.Fatalf("client add printed an empty secret:\n%s", out)
+	}
+	return secret
+}
+
 // server is one `tokenserver serve` started through run() on a loopback port.
 type server struct {
 	URL    string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *e2etest.SyncBuffer
+	stderr *e2etest.SyncBuffer
 	stop   func() error
 }
 
@@ -96,7 +101,7 @@ func startServer(t *testing.T, envm map[string]string, args ...string) *server {
 		m[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{URL: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &server{URL: "http://" + addr, stdout: &e2etest.SyncBuffer{}, stderr: &e2etest.SyncBuffer{}}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append([]string{"serve"}, args...), envFrom(m), strings.NewReader(""), s.stdout, s.stderr)

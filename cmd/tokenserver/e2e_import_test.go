@@ -54,9 +54,7 @@ func hashSchemes(t *testing.T, env map[string]string) map[string]string {
 func TestUserImportFormats(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 
 	lines := strings.Join([]string{
 		`{"username":"dj","hash":"` + djangoLetmein + `"}`,
@@ -132,9 +130,7 @@ func TestUserImportFormats(t *testing.T) {
 func TestUserImportUpsertStdin(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 	mustRunCLI(t, env, `{"username":"ann","hash":"`+djangoLetmein+`"}`+"\n"+
 		`{"username":"bob","keycloak":`+keycloakPassword256+`}`+"\n", "user", "import", "-")
 
@@ -158,7 +154,7 @@ func TestUserImportUpsertStdin(t *testing.T) {
 		`{"username":"bob","keycloak":` + keycloakPassword256 + `,"disabled":true}` + "\n" +
 		`{"username":"cy","keycloak":` + keycloakPassword512 + `}` + "\n"
 
-	out, err = runCLI(t, env, upsert, "user", "import", "-")
+	out, err := runCLI(t, env, upsert, "user", "import", "-")
 	if err == nil || !strings.Contains(out, `stdin:1: user "ann" already exists`) || !strings.Contains(out, "stdin:2:") ||
 		!strings.Contains(out, "1 user(s) imported, 2 line(s) rejected") {
 		t.Fatalf("import of existing users without --upsert: %v\n%s", err, out)

@@ -17,18 +17,6 @@ import (
 	"github.com/tokenserver/tokenserver/store"
 )
 
-// addClient adds a confidential client with a generated secret and returns
-// the secret.
-func addClient(t *testing.T, env map[string]string, id string) string {
-	t.Helper()
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", id)
-	_, secret, ok := strings.Cut(out, "client secret (shown once, store it now): ")
-	if !ok {
-		t.Fatalf("client add did not print the secret:\n%s", out)
-	}
-	return strings.TrimSpace(secret)
-}
-
 // rawResponse is what a test needs of an HTTP answer.
 type rawResponse struct {
 	status int
@@ -73,7 +61,7 @@ func send(t *testing.T, method, url, body, basic string) rawResponse {
 func TestNonTextInputOnPostgreSQL(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	secret := addClient(t, env, "app-a")
+	secret := addClient(t, env, "--scopes", "read", "app-a")
 	mustRunCLI(t, env, "pw-alice-1\n", "user", "add", "alice")
 	s := startServer(t, env)
 
@@ -127,7 +115,7 @@ func TestNonTextInputOnPostgreSQL(t *testing.T) {
 func TestUsernameNormalizationOnPostgreSQL(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	secret := addClient(t, env, "app")
+	secret := addClient(t, env, "--scopes", "read", "app")
 	const nfc, nfd = "jos\u00e9", "jose\u0301"
 
 	out := mustRunCLI(t, env, "pw-jose-1\n", "user", "add", nfd)

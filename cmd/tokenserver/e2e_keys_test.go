@@ -88,9 +88,7 @@ func TestKeysFromPEMFiles(t *testing.T) {
 func TestKeyRotationAcrossInstances(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 	mustRunCLI(t, env, "pw-of-zoe\n", "user", "add", "zoe")
 
 	// Instances of one deployment share the issuer (each defaults to its own address).

@@ -120,12 +120,7 @@ func promtoolCheck(t *testing.T, raw string) {
 func TestMetricsEndToEnd(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, ok := strings.Cut(out, "client secret (shown once, store it now): ")
-	if !ok {
-		t.Fatalf("client add did not print the secret:\n%s", out)
-	}
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 	mustRunCLI(t, env, "correct horse battery staple\n", "user", "add", "alice")
 	env["TOKENSERVER_METRICS_ADDR"] = freeAddr(t) // the env twin
 	metricsURL := "http://" + env["TOKENSERVER_METRICS_ADDR"]

@@ -103,9 +103,7 @@ func tokenStatus(t *testing.T, s *server, secret string) (int, string) {
 func TestDatabaseOutage(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 	mustRunCLI(t, env, "pw-of-ann\n", "user", "add", "ann")
 
 	dsn, err := url.Parse(env["DATABASE_URL"])

@@ -39,12 +39,7 @@ func TestProductionPath(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
 	mustRunCLI(t, env, "", "migrate") // idempotent
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read,write", "app")
-	_, secret, ok := strings.Cut(out, "client secret (shown once, store it now): ")
-	if !ok {
-		t.Fatalf("client add did not print the secret:\n%s", out)
-	}
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read,write", "app")
 	mustRunCLI(t, env, "correct horse battery staple\n", "user", "add", "alice")
 
 	env["TOKENSERVER_ADDR"] = freeAddr(t)
@@ -144,9 +139,7 @@ func TestAdminCLIErrors(t *testing.T) {
 func TestUserImport(t *testing.T) {
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 
 	plain, _ := bcrypt.GenerateFromPassword([]byte("old-password"), bcrypt.MinCost)
 	salted, _ := bcrypt.GenerateFromPassword([]byte("salted-password"+"s4lt"), bcrypt.MinCost)

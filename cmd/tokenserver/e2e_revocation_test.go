@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 	"github.com/tokenserver/tokenserver/store/storetest"
 )
 
@@ -38,7 +39,7 @@ var buildExampleResourceServer = sync.OnceValues(func() (string, error) {
 // resourceServer is a running example-resource-server process.
 type resourceServer struct {
 	URL    string
-	stderr *syncBuffer
+	stderr *e2etest.SyncBuffer
 }
 
 func startResourceServer(t *testing.T, args ...string) *resourceServer {
@@ -48,7 +49,7 @@ func startResourceServer(t *testing.T, args ...string) *resourceServer {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	rs := &resourceServer{URL: "http://" + addr, stderr: &syncBuffer{}}
+	rs := &resourceServer{URL: "http://" + addr, stderr: &e2etest.SyncBuffer{}}
 	cmd := exec.Command(bin, append([]string{"--addr", addr}, args...)...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	cmd.Stderr = rs.stderr
@@ -152,9 +153,7 @@ func newRevocationSetup(t *testing.T) *revocationSetup {
 func newRevocationSetupEnv(t *testing.T, env map[string]string) *revocationSetup {
 	t.Helper()
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read,write", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read,write", "app")
 	mustRunCLI(t, env, "pw-of-max\n", "user", "add", "max")
 	s := startServer(t, env)
 	return &revocationSetup{env: env, s: s, secret: secret, cfg: s.oauth2Config("app", secret, "read"),

@@ -136,12 +136,7 @@ func TestTracesOnProductionStores(t *testing.T) {
 	rcv := startOTLPReceiver(t)
 	env := productionEnv(t)
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, ok := strings.Cut(out, "client secret (shown once, store it now): ")
-	if !ok {
-		t.Fatalf("client add did not print the secret:\n%s", out)
-	}
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 	const username, password = "alice", "correct horse battery staple"
 	mustRunCLI(t, env, password+"\n", "user", "add", username)
 

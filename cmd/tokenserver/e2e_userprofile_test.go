@@ -43,11 +43,9 @@ func TestUserProfileCommands(t *testing.T) {
 	env := productionEnv(t)
 	env["TOKENSERVER_MIGRATE"] = "true"
 	s := startServer(t, env)
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read",
+	secret := addClient(t, env, "--scopes", "read",
 		"--token-roles", "--token-attributes", "department", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
-	plain := addClient(t, env, "plain")
+	plain := addClient(t, env, "--scopes", "read", "plain")
 
 	mustRunCLI(t, env, "lee-password-1\n", "user", "add", "--email", "Lee@Example.COM",
 		"--role", "viewer", "--role", "admin,auditor", "--attribute", "department=sales",
@@ -86,7 +84,7 @@ func TestUserProfileCommands(t *testing.T) {
 		}
 	}
 
-	out = mustRunCLI(t, env, "", "user", "update", "lee", "--role", "editor", "--remove-attribute", "department")
+	out := mustRunCLI(t, env, "", "user", "update", "lee", "--role", "editor", "--remove-attribute", "department")
 	if !strings.Contains(out, "user lee updated") {
 		t.Errorf("user update printed %q", out)
 	}

@@ -54,9 +54,7 @@ func TestJSONLogsWhenRedisGoesAway(t *testing.T) {
 	t.Cleanup(func() { _ = rd.Stop() })
 	env["REDIS_URL"] = "redis://" + rd.Addr
 	mustRunCLI(t, env, "", "migrate")
-	out := mustRunCLI(t, env, "", "client", "add", "--generate-secret", "--scopes", "read", "app")
-	_, secret, _ := strings.Cut(out, "client secret (shown once, store it now): ")
-	secret = strings.TrimSpace(secret)
+	secret := addClient(t, env, "--scopes", "read", "app")
 	mustRunCLI(t, env, "pw-of-ann\n", "user", "add", "ann")
 	env["TOKENSERVER_LOG_FORMAT"] = "json"
 	s := startServer(t, env)

@@ -5,7 +5,6 @@ package examples
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -13,10 +12,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 	"github.com/tokenserver/tokenserver/internal/issuertest"
 )
 
@@ -82,7 +81,7 @@ func start(t *testing.T, is *issuertest.Issuer, cmd *exec.Cmd, env ...string) *s
 	cmd.Env = append(os.Environ(), append([]string{
 		"ISSUER=" + is.URL, "AUDIENCE=" + apiAudience, "CLIENT_ID=api", "CLIENT_SECRET=" + apiSecret, "PORT=0",
 	}, env...)...)
-	var stderr syncBuffer
+	var stderr e2etest.SyncBuffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -304,24 +303,6 @@ func TestPythonResourceServer(t *testing.T) {
 		t.Fatalf("token revoked before its first use: got %+v, want %+v", got, revokedAnswer)
 	}
 	checkResourceServer(t, is, s)
-}
-
-// syncBuffer collects a process's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestGuideQuotesTheTestedFiles: every js and python block of

@@ -2,7 +2,6 @@ package cluster_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -10,10 +9,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 )
 
 // cluster is a running scripts/cluster.sh, described by its state file.
@@ -82,7 +82,7 @@ func startCluster(t *testing.T) *cluster {
 		t.Fatal(err)
 	}
 	stateFile := filepath.Join(t.TempDir(), "cluster.env")
-	var out syncBuffer
+	var out e2etest.SyncBuffer
 	cmd := exec.Command("bash", script, "--bin", serverBinary, "--state", stateFile)
 	cmd.Env = scriptEnv()
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -227,36 +227,8 @@ func tail(lines []string, n int) []string {
 	return lines
 }
 
-// syncBuffer is a bytes.Buffer safe for the script's two output streams and
-// the test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // waitUntil polls cond every 20 ms until it holds or bound passes (a hang
 // detector, not a timing assertion) and reports whether it held.
 func waitUntil(bound time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(bound)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return e2etest.WaitUntil(bound, 20*time.Millisecond, cond)
 }

@@ -1,16 +1,14 @@
 package cluster_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 )
 
 // requestTimeout is the hang detector of every call.
@@ -24,9 +22,7 @@ type client struct {
 }
 
 func newClient(id, secret string) *client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 32
-	return &client{id: id, secret: secret, hc: &http.Client{Transport: tr, Timeout: requestTimeout}}
+	return &client{id: id, secret: secret, hc: e2etest.NewHTTPClient(requestTimeout)}
 }
 
 // answer is one response, or the transport error instead.
@@ -44,7 +40,7 @@ type answer struct {
 // never retryable.
 func (a answer) retryable() bool {
 	if a.err != nil {
-		return !isTimeout(a.err)
+		return !e2etest.IsTimeout(a.err)
 	}
 	return a.status == http.StatusBadGateway || a.status == http.StatusServiceUnavailable || a.status == http.StatusGatewayTimeout
 }
@@ -56,31 +52,9 @@ func (a answer) String() string {
 	return strings.TrimSpace(http.StatusText(a.status) + " " + string(a.body))
 }
 
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
-}
-
 func (c *client) post(base, path string, form url.Values) answer {
-	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, base+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(c.id), url.QueryEscape(c.secret))
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return answer{err: err}
-	}
-	defer resp.Body.Close()
-	a := answer{status: resp.StatusCode, header: resp.Header}
-	if a.body, a.err = io.ReadAll(resp.Body); a.err != nil {
-		return a
-	}
-	var e struct {
-		Error string `json:"error"`
-	}
-	if a.status >= 400 && json.Unmarshal(a.body, &e) == nil {
-		a.errCode = e.Error
-	}
-	return a
+	r, err := e2etest.PostForm(c.hc, base+path, c.id, c.secret, form)
+	return answer{status: r.Status, body: r.Body, header: r.Header, errCode: r.ErrCode, err: err}
 }
 
 // tokens is a /token answer.
@@ -101,31 +75,21 @@ func (c *client) token(base string, form url.Values) tokens {
 }
 
 func (c *client) password(base, user, pw string) tokens {
-	return c.token(base, url.Values{"grant_type": {"password"}, "username": {user}, "password": {pw}})
+	return c.token(base, e2etest.PasswordForm(user, pw))
 }
 
 func (c *client) refresh(base, rt string) tokens {
-	return c.token(base, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	return c.token(base, e2etest.RefreshForm(rt))
 }
 
 func (c *client) revoke(base, token, hint string) answer {
-	form := url.Values{"token": {token}}
-	if hint != "" {
-		form.Set("token_type_hint", hint)
-	}
-	return c.post(base, "/revoke", form)
+	return c.post(base, "/revoke", e2etest.RevokeForm(token, hint))
 }
 
 // introspect returns the answer and, for a 200, whether the token is active.
 func (c *client) introspect(base, token string) (answer, bool) {
 	a := c.post(base, "/introspect", url.Values{"token": {token}})
-	var body struct {
-		Active bool `json:"active"`
-	}
-	if a.status == http.StatusOK && json.Unmarshal(a.body, &body) == nil {
-		return a, body.Active
-	}
-	return a, false
+	return a, e2etest.Active(e2etest.Reply{Status: a.status, Body: a.body})
 }
 
 // retry repeats call while its answer is retryable, for at most 30 s.

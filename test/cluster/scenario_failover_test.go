@@ -17,6 +17,8 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 )
 
 // failoverBound is how long Sentinel may take to promote the replica, and
@@ -302,7 +304,7 @@ func (w *failoverWatch) took(what string, d time.Duration) {
 
 func statusText(a answer) string {
 	if a.err != nil {
-		if isTimeout(a.err) {
+		if e2etest.IsTimeout(a.err) {
 			return "timeout"
 		}
 		return "transport error"

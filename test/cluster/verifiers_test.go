@@ -5,8 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenserver/tokenserver/store"
-	"github.com/tokenserver/tokenserver/store/redis"
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 	"github.com/tokenserver/tokenserver/verifier"
 )
 
@@ -33,33 +32,12 @@ func sseResourceServer(t *testing.T, issuer, node, clientID, secret string) *res
 // nodes' REDIS_URL), with the Redis denylist as its snapshot.
 func redisResourceServer(t *testing.T, issuer, redisURL string) *resourceServer {
 	t.Helper()
-	st, err := redis.Open(context.Background(), redis.Config{URL: redisURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	snapshot := func(ctx context.Context) ([]store.Revocation, error) { return st.Active(ctx, time.Now()) }
-	return newResourceServer(t, "Redis verifier (sentinel)", issuer, verifier.FeedSource(st, snapshot))
+	return newResourceServer(t, "Redis verifier (sentinel)", issuer, e2etest.RedisFeedSource(t, redisURL, ""))
 }
 
 func newResourceServer(t *testing.T, name, issuer string, src verifier.Source) *resourceServer {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	push, err := verifier.NewPush(ctx, verifier.PushConfig{Source: src, MaxStaleness: maxStaleness})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); <-push.Done() })
-	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
-	defer readyCancel()
-	if err := push.Ready(readyCtx); err != nil {
-		t.Fatalf("%s: feed not ready: %v", name, err)
-	}
-	v, err := verifier.New(ctx, verifier.Config{Issuer: issuer, Audience: issuer, Revocation: push})
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
+	v, push := e2etest.StartPushVerifier(t, name, issuer, src, maxStaleness)
 	return &resourceServer{name: name, v: v, push: push}
 }
 

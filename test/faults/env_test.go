@@ -13,6 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 	"github.com/tokenserver/tokenserver/store/storetest"
 )
 
@@ -196,14 +197,5 @@ func (s *scenario) flushAll() {
 // waitUntil polls cond every 50 ms until it holds or bound passes (a hang
 // detector, not a timing assertion); it reports whether cond held.
 func waitUntil(bound time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(bound)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return e2etest.WaitUntil(bound, 50*time.Millisecond, cond)
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 )
 
 // Bounds of the post-fault checks. They detect hangs and non-recovery; they
@@ -51,7 +53,7 @@ func (s *scenario) checkResponses(from time.Time) {
 		}
 		counts[key]++
 		switch {
-		case c.err != nil && isTimeout(c.err):
+		case c.err != nil && e2etest.IsTimeout(c.err):
 			bad = append(bad, fmt.Sprintf("%s %s hung: no answer within %v (%v)", c.what, c.path, requestTimeout, c.err))
 		case c.err != nil:
 			bad = append(bad, fmt.Sprintf("%s %s: no response: %v", c.what, c.path, c.err))

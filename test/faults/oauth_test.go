@@ -1,15 +1,12 @@
 package faults_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"io"
-	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
+
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 )
 
 // requestTimeout is the hang detector of every call: a request still
@@ -26,10 +23,7 @@ type api struct {
 }
 
 func newAPI(base, clientID, secret string, led *ledger) *api {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 32
-	return &api{base: base, clientID: clientID, secret: secret, led: led,
-		hc: &http.Client{Transport: tr, Timeout: requestTimeout}}
+	return &api{base: base, clientID: clientID, secret: secret, led: led, hc: e2etest.NewHTTPClient(requestTimeout)}
 }
 
 // result is one response (or its absence).
@@ -45,27 +39,16 @@ type tokenResult struct {
 	RefreshToken string `json:"refresh_token"`
 }
 
+// post makes one call and records it, with its duration, in the ledger.
 func (a *api) post(what, path string, form url.Values) result {
-	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, a.base+path, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(a.clientID), url.QueryEscape(a.secret))
 	r := result{call: call{what: what, path: path, start: time.Now()}}
-	resp, err := a.hc.Do(req)
-	if err == nil {
-		r.body, err = io.ReadAll(resp.Body)
-		resp.Body.Close()
-		r.status = resp.StatusCode
-		r.retryAfter = resp.Header.Get("Retry-After")
-		r.cacheControl = resp.Header.Get("Cache-Control")
-		var e struct {
-			Error string `json:"error"`
-		}
-		if r.status >= 400 && json.Unmarshal(r.body, &e) == nil {
-			r.errCode = e.Error
-		}
-	}
+	reply, err := e2etest.PostForm(a.hc, a.base+path, a.clientID, a.secret, form)
 	r.took = time.Since(r.start)
-	r.err = err
+	r.body, r.status, r.errCode, r.err = reply.Body, reply.Status, reply.ErrCode, err
+	if reply.Header != nil {
+		r.retryAfter = reply.Header.Get("Retry-After")
+		r.cacheControl = reply.Header.Get("Cache-Control")
+	}
 	a.led.record(r.call)
 	return r
 }
@@ -79,36 +62,20 @@ func (a *api) token(what string, form url.Values) tokenResult {
 }
 
 func (a *api) password(username, password string) tokenResult {
-	return a.token("password", url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}})
+	return a.token("password", e2etest.PasswordForm(username, password))
 }
 
 func (a *api) refresh(rt string) tokenResult {
-	return a.token("refresh", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+	return a.token("refresh", e2etest.RefreshForm(rt))
 }
 
 // introspect returns the response and, when it is a 200, whether the token
 // is active.
 func (a *api) introspect(token string) (result, bool) {
 	r := a.post("introspect", "/introspect", url.Values{"token": {token}})
-	var body struct {
-		Active bool `json:"active"`
-	}
-	if r.status == http.StatusOK && json.Unmarshal(r.body, &body) == nil {
-		return r, body.Active
-	}
-	return r, false
+	return r, e2etest.Active(e2etest.Reply{Status: r.status, Body: r.body})
 }
 
 func (a *api) revoke(token, hint string) result {
-	form := url.Values{"token": {token}}
-	if hint != "" {
-		form.Set("token_type_hint", hint)
-	}
-	return a.post("revoke", "/revoke", form)
-}
-
-// isTimeout reports whether a transport error is a deadline: a hang.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+	return a.post("revoke", "/revoke", e2etest.RevokeForm(token, hint))
 }

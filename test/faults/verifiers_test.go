@@ -6,8 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenserver/tokenserver/store"
-	"github.com/tokenserver/tokenserver/store/redis"
+	"github.com/tokenserver/tokenserver/internal/e2etest"
 	"github.com/tokenserver/tokenserver/verifier"
 )
 
@@ -37,35 +36,18 @@ func newSSEVerifier(t *testing.T, issuer, clientID, secret string) *pushVerifier
 // store's Active as the snapshot.
 func newRedisVerifier(t *testing.T, issuer, redisURL, prefix string) *pushVerifier {
 	t.Helper()
-	st, err := redis.Open(context.Background(), redis.Config{URL: redisURL, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	snapshot := func(ctx context.Context) ([]store.Revocation, error) { return st.Active(ctx, time.Now()) }
-	return newPushVerifier(t, "redis verifier", issuer, verifier.FeedSource(st, snapshot))
+	return newPushVerifier(t, "redis verifier", issuer, e2etest.RedisFeedSource(t, redisURL, prefix))
 }
 
 func newPushVerifier(t *testing.T, name, issuer string, src verifier.Source) *pushVerifier {
 	t.Helper()
+	pv := &pushVerifier{name: name}
+	pv.v, pv.push = e2etest.StartPushVerifier(t, name, issuer, src, maxStaleness)
+	// The monitor has its own context: its cleanup, registered after the
+	// feed's, runs first and must not wait for the feed to stop.
 	ctx, cancel := context.WithCancel(context.Background())
-	push, err := verifier.NewPush(ctx, verifier.PushConfig{Source: src, MaxStaleness: maxStaleness})
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	pv := &pushVerifier{name: name, push: push}
 	monitorDone := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-push.Done(); <-monitorDone })
-	readyCtx, readyCancel := context.WithTimeout(ctx, 30*time.Second)
-	defer readyCancel()
-	if err := push.Ready(readyCtx); err != nil {
-		t.Fatalf("%s: feed not ready: %v", name, err)
-	}
-	pv.v, err = verifier.New(ctx, verifier.Config{Issuer: issuer, Audience: issuer, Revocation: push})
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
+	t.Cleanup(func() { cancel(); <-monitorDone })
 	go pv.monitor(ctx, monitorDone)
 	return pv
 }
