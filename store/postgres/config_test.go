@@ -118,6 +118,7 @@ func TestClassify(t *testing.T) {
 		{"DeadlineExceeded", fmt.Errorf("query: %w", context.DeadlineExceeded), store.ErrUnavailable},
 		{"NetError", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}, store.ErrUnavailable},
 		{"UnexpectedEOF", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), store.ErrUnavailable},
+		{"ConnClosed", fmt.Errorf("rotate: %w", pgconn.ErrConnClosed), store.ErrUnavailable},
 		{"SyntaxError", &pgconn.PgError{Code: "42601"}, nil},
 		{"CheckViolation", &pgconn.PgError{Code: "23514"}, nil},
 		{"Canceled", context.Canceled, nil},

@@ -54,7 +54,10 @@ func classify(err error) error {
 		pgconn.Timeout(err) ||
 		errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, net.ErrClosed) {
+		errors.Is(err, net.ErrClosed) ||
+		// A pooled connection the driver closed when the server went away
+		// (seen as "conn closed" from a refresh while PostgreSQL stopped).
+		errors.Is(err, pgconn.ErrConnClosed) {
 		return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 	}
 	return err
