@@ -104,10 +104,10 @@ func TestInterruptSkipsDrain(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	force := make(chan struct{})
-	stderr := &syncBuffer{}
+	stderr := &e2etest.SyncBuffer{}
 	e := env{
 		getenv: envFrom(map[string]string{"TOKENSERVER_ADDR": addr, "TOKENSERVER_DRAIN_DELAY": "1h"}),
-		stdin:  strings.NewReader(""), stdout: &syncBuffer{}, stderr: stderr, force: force,
+		stdin:  strings.NewReader(""), stdout: &e2etest.SyncBuffer{}, stderr: stderr, force: force,
 	}
 	finished := make(chan error, 1)
 	go func() { finished <- runEnv(ctx, e, []string{"serve"}) }()
