@@ -106,6 +106,12 @@ func startRefreshBench(parent, sub *testing.B, c obsConfig) *refreshBench {
 		"TOKENSERVER_LOG_FORMAT":   "json",
 		"TOKENSERVER_ACCESS_LOG":   "false",
 	}
+	if v := os.Getenv("GOMAXPROCS"); v != "" {
+		// Passed on, or serve would raise the process's GOMAXPROCS
+		// (schedprocs.go); under valgrind GOMAXPROCS=1 keeps idle Ps
+		// from spinning, which costs instructions unrelated to requests.
+		envm["GOMAXPROCS"] = v
+	}
 	if c.metrics {
 		envm["TOKENSERVER_METRICS_ADDR"] = "127.0.0.1:0" // recorded; the listener is not started
 	}
