@@ -193,6 +193,7 @@ func runBench(ctx context.Context, o *options, getenv func(string) string, stdou
 			PhaseSeconds: o.duration.Seconds(), Concurrency: o.concurrency, Users: o.users, HashSlots: o.hashSlots, ServerGOMAXPROCS: o.serverProcs,
 			Argon2: b.cal.Argon2.Params, SigningAlg: o.signingAlg, RefreshStreamPerS: o.refreshRate,
 			Overload: o.overload, QueueTimeoutMS: b.cal.Argon2.QueueTimeoutMS, Quick: o.quick,
+			ServerEnv: o.serverEnv, OTLPSink: o.otlpSink,
 		},
 		Calibration: b.cal, Phases: b.phases, Figures: figs, IdleRSSMiB: b.idleRSSMiB, EndRSSMiB: b.endRSSMiB,
 		DPoPVerifier: b.dpopVerifier,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tokenserver/tokenserver/tokenserver/password"
@@ -37,6 +38,28 @@ type options struct {
 	growthFamilies int
 	// serverProcs is the server's GOMAXPROCS (0: the Go default, one per CPU).
 	serverProcs int
+	// serverEnv is extra NAME=VALUE settings of the server process
+	// (--server-env, repeatable): e.g. TOKENSERVER_METRICS_ADDR, the audit
+	// log, OTEL_TRACES_SAMPLER, to measure what observability costs.
+	serverEnv envList
+	// otlpSink: tokenbench serves an OTLP/HTTP endpoint that drops every
+	// export and points the server's OTEL_EXPORTER_OTLP_ENDPOINT at it
+	// (its CPU counts as the generator's).
+	otlpSink bool
+}
+
+// envList is a repeatable NAME=VALUE flag.
+type envList []string
+
+func (l *envList) String() string { return strings.Join(*l, " ") }
+
+func (l *envList) Set(v string) error {
+	name, _, ok := strings.Cut(v, "=")
+	if !ok || name == "" || strings.ContainsAny(name, " \t") {
+		return fmt.Errorf("want NAME=VALUE, got %q", v)
+	}
+	*l = append(*l, v)
+	return nil
 }
 
 // parseOptions reads flags; the argon2id parameters and hashing slots default
@@ -73,6 +96,8 @@ func parseOptions(args []string, getenv func(string) string, stderr io.Writer) (
 	fs.BoolVar(&o.growth, "growth", false, "growth run instead of the benchmark: COPY --growth-users users and --growth-families refresh families into PostgreSQL, then measure logins, refreshes and the purge job against them")
 	fs.IntVar(&o.growthUsers, "growth-users", 100000, "users loaded by --growth")
 	fs.IntVar(&o.growthFamilies, "growth-families", 1000000, "refresh families loaded by --growth (each with two tokens; a fifth expired)")
+	fs.Var(&o.serverEnv, "server-env", "NAME=VALUE added to the server's environment (repeatable; after tokenbench's own settings, so it wins), e.g. TOKENSERVER_METRICS_ADDR=127.0.0.1:0")
+	fs.BoolVar(&o.otlpSink, "otlp-sink", false, "trace the server: serve an OTLP/HTTP endpoint that drops every export and set the server's OTEL_EXPORTER_OTLP_ENDPOINT to it")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the temporary directory with the server logs")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

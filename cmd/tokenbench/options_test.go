@@ -56,3 +56,19 @@ func TestParseOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestServerEnvOption(t *testing.T) {
+	getenv := func(string) string { return "" }
+	o, err := parseOptions([]string{"--server-env", "TOKENSERVER_METRICS_ADDR=127.0.0.1:0", "--server-env", "OTEL_TRACES_SAMPLER_ARG=0.1", "--otlp-sink"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.serverEnv) != 2 || o.serverEnv[0] != "TOKENSERVER_METRICS_ADDR=127.0.0.1:0" || o.serverEnv[1] != "OTEL_TRACES_SAMPLER_ARG=0.1" || !o.otlpSink {
+		t.Errorf("serverEnv %q otlpSink %v", o.serverEnv, o.otlpSink)
+	}
+	for _, bad := range []string{"NOEQUALS", "=value", "TWO WORDS=x"} {
+		if _, err := parseOptions([]string{"--server-env", bad}, getenv, io.Discard); err == nil {
+			t.Errorf("--server-env %q accepted", bad)
+		}
+	}
+}

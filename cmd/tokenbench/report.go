@@ -318,6 +318,10 @@ type configJSON struct {
 	Overload          float64 `json:"overload_factor"`
 	QueueTimeoutMS    float64 `json:"hash_queue_timeout_ms"`
 	Quick             bool    `json:"quick"`
+	// ServerEnv is --server-env; OTLPSink whether the server traced to
+	// tokenbench's dropping OTLP endpoint (--otlp-sink).
+	ServerEnv []string `json:"server_env,omitempty"`
+	OTLPSink  bool     `json:"otlp_sink,omitempty"`
 }
 
 // resultsTimeFormat names the files of one run.

@@ -36,6 +36,7 @@ type benchEnv struct {
 	kek       string
 	server    *process
 	baseURL   string
+	otlpSink  *otlpSink
 
 	clientID     string
 	clientSecret string
@@ -80,6 +81,9 @@ func startBackends(env *benchEnv, log io.Writer) error {
 func (env *benchEnv) close() {
 	if env.server != nil {
 		env.server.stop(10 * time.Second)
+	}
+	if env.otlpSink != nil {
+		env.otlpSink.Close()
 	}
 	if env.redis != nil {
 		_ = env.redis.Stop()
@@ -226,6 +230,16 @@ func startServer(ctx context.Context, env *benchEnv, o *options, queueTimeout ti
 	if o.serverProcs > 0 {
 		vars = append(vars, "GOMAXPROCS="+strconv.Itoa(o.serverProcs))
 	}
+	if o.otlpSink {
+		sink, err := startOTLPSink()
+		if err != nil {
+			return err
+		}
+		env.otlpSink = sink
+		vars = append(vars, "OTEL_EXPORTER_OTLP_ENDPOINT="+sink.URL)
+	}
+	// Last: os/exec keeps the last of duplicate names.
+	vars = append(vars, o.serverEnv...)
 	p, err := startProcess("tokenserver", env.serverBin, []string{"serve"}, vars, filepath.Join(env.dir, "tokenserver.log"))
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -15,30 +16,35 @@ import (
 // or an IP, so no token, password or username reaches the log. It is a
 // function of its own so the wiring can chain it with request metrics.
 func accessLog(logger *slog.Logger) func(context.Context, tokenserver.RequestRecord) {
+	h := logger.Handler()
 	return func(ctx context.Context, rec tokenserver.RequestRecord) {
-		if !logger.Enabled(ctx, slog.LevelInfo) {
+		if !h.Enabled(ctx, slog.LevelInfo) {
 			return
 		}
-		attrs := make([]slog.Attr, 0, 8)
-		attrs = append(attrs,
+		// A record built here and handed to the handler: Logger.LogAttrs
+		// would also walk the stack for the caller's PC (runtime.Callers),
+		// which no handler of ours reads (no AddSource) and which was a
+		// tenth of the access log's cost per request.
+		r := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+		r.AddAttrs(
 			slog.String("method", rec.Method),
 			slog.String("route", rec.Route),
 			slog.Int("status", rec.Status),
 			slog.Duration("duration", rec.Duration),
 		)
 		if rec.GrantType != "" {
-			attrs = append(attrs, slog.String("grant_type", rec.GrantType))
+			r.AddAttrs(slog.String("grant_type", rec.GrantType))
 		}
 		if rec.ClientID != "" {
-			attrs = append(attrs, slog.String("client_id", rec.ClientID))
+			r.AddAttrs(slog.String("client_id", rec.ClientID))
 		}
 		if rec.Error != "" {
-			attrs = append(attrs, slog.String("error", rec.Error))
+			r.AddAttrs(slog.String("error", rec.Error))
 		}
 		if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
-			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()))
+			r.AddAttrs(slog.String("trace_id", sc.TraceID().String()))
 		}
-		logger.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+		_ = h.Handle(ctx, r) // as Logger.LogAttrs: a failed log write is not the request's error
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -102,6 +103,12 @@ type env struct {
 	// force, when closed, cuts serve's drain delay short (a second
 	// signal); nil: the delay always runs out.
 	force <-chan struct{}
+	// serveHandler, when set, is given serve's fully wired public handler
+	// instead of a listener (benchmarks drive it in-process, without the
+	// HTTP client's cost); serve returns its error after the usual
+	// cleanup. Background work (key rotation, relay, purge) is not
+	// started. nil: serve listens on --addr.
+	serveHandler func(ctx context.Context, h http.Handler) error
 }
 
 // command is one subcommand: name, one-line help, and its entry point.

@@ -375,6 +375,9 @@ func runServe(ctx context.Context, e env, args []string) error {
 	// One server span per request, admin API included, outermost so
 	// everything below joins the caller's trace.
 	handler = tracing.Handler(handler)
+	if e.serveHandler != nil {
+		return e.serveHandler(ctx, handler)
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
