@@ -2,9 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"sync"
@@ -33,26 +30,40 @@ type WriterOptions struct {
 }
 
 // Writer is a Sink writing one JSON object per line (schema SchemaVersion)
-// to an io.Writer. Emit encodes on the caller's goroutine and hands the line
-// to one writer goroutine through a bounded queue, so a slow or stuck
-// destination never holds a request for longer than the encoding; what does
-// not fit is dropped and counted (Dropped). Close flushes.
+// to an io.Writer. Emit stamps the event (time, trace id) on the caller's
+// goroutine and hands it to one writer goroutine through a bounded queue;
+// the goroutine encodes and writes, so neither the encoding nor a slow or
+// stuck destination is on a request's path. What does not fit is dropped
+// and counted (Dropped). Close flushes.
 type Writer struct {
-	out    io.Writer
-	now    func() time.Time
-	newID  func() string // tests replace it for the golden file
+	out io.Writer
+	now func() time.Time
+	// newID, when set, gives the event ids (tests set it for the golden
+	// file); nil means 16 random bytes in hex from ids.
+	newID  func() string
 	logger *slog.Logger
 
 	// mu guards closed against Emit's send: Emit sends under the read
 	// lock, Close closes the queue under the write lock.
 	mu     sync.RWMutex
 	closed bool
-	queue  chan []byte
+	queue  chan *pending
 	done   chan struct{}
+	// pool recycles pending events: the writer goroutine returns each one
+	// once it is encoded, so a steady stream allocates none.
+	pool sync.Pool
 
 	dropped     atomic.Uint64
 	writeErrors atomic.Uint64
 	written     atomic.Uint64
+}
+
+// pending is an event waiting in the queue with what only the caller's
+// goroutine knows: its time and trace id.
+type pending struct {
+	e        Event
+	traceID  trace.TraceID
+	hasTrace bool
 }
 
 // NewWriter returns a Writer to out, stamping events without a Time with
@@ -74,30 +85,40 @@ func NewWriterWith(out io.Writer, now func() time.Time, opts WriterOptions) *Wri
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Writer{out: out, now: now, newID: newID, logger: logger, queue: make(chan []byte, size), done: make(chan struct{})}
+	w := &Writer{out: out, now: now, logger: logger, queue: make(chan *pending, size), done: make(chan struct{})}
+	w.pool.New = func() any { return new(pending) }
 	go w.run()
 	return w
 }
 
 // Emit implements Sink. It never blocks on the destination.
 func (w *Writer) Emit(ctx context.Context, e Event) {
-	line, err := w.encode(ctx, e)
-	if err != nil {
-		// Every field is a string, bool or time: encoding cannot fail.
-		w.logger.ErrorContext(ctx, "audit: encoding an event", "type", string(e.Type), "error", err)
-		return
+	p := w.pool.Get().(*pending)
+	p.e = e
+	if p.e.Time.IsZero() {
+		p.e.Time = w.now()
 	}
+	sc := trace.SpanContextFromContext(ctx)
+	p.traceID, p.hasTrace = sc.TraceID(), sc.HasTraceID()
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.closed {
+		w.release(p)
 		w.drop(ctx)
 		return
 	}
 	select {
-	case w.queue <- line:
+	case w.queue <- p:
 	default:
+		w.release(p)
 		w.drop(ctx)
 	}
+}
+
+// release returns p to the pool without references to the event's strings.
+func (w *Writer) release(p *pending) {
+	*p = pending{}
+	w.pool.Put(p)
 }
 
 func (w *Writer) drop(ctx context.Context) {
@@ -106,11 +127,24 @@ func (w *Writer) drop(ctx context.Context) {
 	}
 }
 
-// run writes queued lines in order until Close.
+// run encodes and writes queued events in order until Close. The line
+// buffer is reused: io.Writer must not retain p.
 func (w *Writer) run() {
 	defer close(w.done)
-	for line := range w.queue {
-		if _, err := w.out.Write(line); err != nil {
+	var (
+		buf []byte
+		ids idSource
+	)
+	for p := range w.queue {
+		buf = buf[:0]
+		if w.newID != nil {
+			buf = appendLine(buf, &p.e, []byte(w.newID()), p.traceID, p.hasTrace)
+		} else {
+			id := ids.next()
+			buf = appendLine(buf, &p.e, id[:], p.traceID, p.hasTrace)
+		}
+		w.release(p)
+		if _, err := w.out.Write(buf); err != nil {
 			if w.writeErrors.Add(1) == 1 {
 				w.logger.Error("audit: writing the audit log failed; further write errors are only counted", "error", err)
 			}
@@ -144,62 +178,4 @@ type Stats struct {
 // Stats returns the writer's counters.
 func (w *Writer) Stats() Stats {
 	return Stats{Written: w.written.Load(), Dropped: w.dropped.Load(), WriteErrors: w.writeErrors.Load()}
-}
-
-// line is the JSON form of schema version 1. Field order is the order
-// written; unset fields are omitted.
-type line struct {
-	Schema    int    `json:"schema"`
-	Time      string `json:"time"`
-	ID        string `json:"id"`
-	Type      Type   `json:"type"`
-	TraceID   string `json:"trace_id,omitempty"`
-	ClientID  string `json:"client_id,omitempty"`
-	Subject   string `json:"subject,omitempty"`
-	ClientIP  string `json:"client_ip,omitempty"`
-	FamilyID  string `json:"family_id,omitempty"`
-	Reason    string `json:"reason,omitempty"`
-	Kind      string `json:"kind,omitempty"`
-	Cause     Cause  `json:"cause,omitempty"`
-	Limit     string `json:"limit,omitempty"`
-	Actor     string `json:"actor,omitempty"`
-	Action    string `json:"action,omitempty"`
-	Target    string `json:"target,omitempty"`
-	KID       string `json:"kid,omitempty"`
-	Emergency *bool  `json:"emergency,omitempty"`
-}
-
-// encode renders e as one line: a fresh id, the time, the schema version
-// and the trace id of the span in ctx (empty without one, so a reader can
-// join the event to its trace).
-func (w *Writer) encode(ctx context.Context, e Event) ([]byte, error) {
-	t := e.Time
-	if t.IsZero() {
-		t = w.now()
-	}
-	l := line{
-		Schema: SchemaVersion, Time: t.UTC().Format(timeFormat), ID: w.newID(), Type: e.Type,
-		ClientID: e.ClientID, Subject: e.Subject, ClientIP: e.ClientIP, FamilyID: e.FamilyID,
-		Reason: e.Reason, Kind: e.Kind, Cause: e.Cause, Limit: e.Limit,
-		Actor: e.Actor, Action: e.Action, Target: e.Target, KID: e.KID,
-	}
-	if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
-		l.TraceID = sc.TraceID().String()
-	}
-	if e.Type == KeyRotated {
-		// Always present on key.rotated: false is information there.
-		l.Emergency = &e.Emergency
-	}
-	b, err := json.Marshal(l)
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
-}
-
-// newID returns 16 random bytes in hex: the event id.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go ≥ 1.24)
-	return hex.EncodeToString(b[:])
 }
