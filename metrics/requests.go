@@ -3,7 +3,6 @@ package metrics
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -17,6 +16,8 @@ type Requests struct {
 	duration      *prometheus.HistogramVec
 	tokens        *prometheus.CounterVec
 	tokenDuration *prometheus.HistogramVec
+	// series caches the children of the four vectors (requestseries.go).
+	series *requestSeries
 }
 
 // NewRequests registers the request metrics with reg.
@@ -40,6 +41,7 @@ func NewRequests(reg prometheus.Registerer) *Requests {
 			Help:    "Token endpoint request duration by grant type.",
 			Buckets: latencyBuckets(),
 		}, []string{"grant_type"}),
+		series: new(requestSeries),
 	}
 	reg.MustRegister(r.requests, r.duration, r.tokens, r.tokenDuration)
 	// Successes of every grant exist from the start, so rate() and ratios
@@ -59,14 +61,15 @@ func (r *Requests) Observe(_ context.Context, rec tokenserver.RequestRecord) {
 		route = tokenserver.RouteOther
 	}
 	seconds := rec.Duration.Seconds()
-	r.requests.WithLabelValues(route, boundMethod(rec.Method), strconv.Itoa(boundStatus(rec.Status))).Inc()
-	r.duration.WithLabelValues(route).Observe(seconds)
+	ri := routeIndex(route)
+	r.requestCounter(ri, route, boundMethod(rec.Method), boundStatus(rec.Status)).Inc()
+	r.durationObserver(ri, route).Observe(seconds)
 	if route != tokenserver.RouteToken {
 		return
 	}
 	grant := boundGrant(rec.GrantType)
-	r.tokens.WithLabelValues(grant, boundError(rec.Error)).Inc()
-	r.tokenDuration.WithLabelValues(grant).Observe(seconds)
+	r.tokenCounter(grant, boundError(rec.Error)).Inc()
+	r.tokenDurationObserver(grant).Observe(seconds)
 }
 
 // boundMethod keeps the method label to the standard methods (RFC 9110 §9
