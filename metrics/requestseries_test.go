@@ -64,7 +64,7 @@ func TestRequestSeriesCached(t *testing.T) {
 		obs(tokenserver.RouteToken, 200, "refresh_token", "")
 		obs(tokenserver.RouteToken, 400, "refresh_token", tokenserver.CodeInvalidGrant)
 		obs(tokenserver.RouteToken, 418, "password", "made_up") // no slot for 418
-		obs("unlisted", 200, "", "")                          // no slot for the route
+		obs("unlisted", 200, "", "")                            // no slot for the route
 	}
 	if n := testutil.CollectAndCount(r.requests); n != 4 {
 		t.Errorf("http_requests_total series = %d, want 4", n)
