@@ -129,7 +129,7 @@ func (discardExporter) Shutdown(context.Context) error                          
 
 // BenchmarkRefreshGrantTracing is BenchmarkRefreshGrant with tracing off
 // (nil TracerProvider, no middleware: the production default) and on
-// (otelhttp, the grant and signing spans, every request sampled, batched
+// (the server-span middleware, the grant and signing spans, every request sampled, batched
 // to an exporter that discards).
 func BenchmarkRefreshGrantTracing(b *testing.B) {
 	for _, tc := range []struct {

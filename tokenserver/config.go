@@ -106,8 +106,8 @@ type Config struct {
 	// TracerProvider, if set, gets a span per grant ("grant password",
 	// attributes oauth.grant_type, oauth.client_id and oauth.error) and per
 	// access-token signature, under the span in the request's context (the
-	// HTTP server span is the caller's: wrap Handler with otelhttp). Nil:
-	// no tracing, no cost.
+	// HTTP server span is the caller's: wrap Handler with a server-span
+	// middleware). Nil: no tracing, no cost.
 	TracerProvider trace.TracerProvider
 	// TrustedProxies are CIDRs (or single addresses) of reverse proxies.
 	// When the peer address is in one of them, the client IP is taken from

@@ -91,7 +91,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) (err error)
 	if err != nil {
 		return err
 	}
-	span.SetAttributes(attrClientID.String(client.ID))
+	if span.IsRecording() {
+		span.SetAttributes(attrClientID.String(client.ID))
+	}
 	// Unknown grant types first: unauthorized_client is only meaningful for
 	// a grant the server implements (§5.2).
 	if !ok {

@@ -97,7 +97,7 @@ type harness struct {
 	srv    *Server
 	logs   *syncBuffer
 	// wrap, if set, wraps the server's handler (tracing tests put the
-	// otelhttp middleware around it, as cmd/tokenserver does).
+	// server-span middleware around it, as cmd/tokenserver does).
 	wrap func(http.Handler) http.Handler
 }
 

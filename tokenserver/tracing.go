@@ -48,7 +48,13 @@ func (s *Server) startGrantSpan(ctx context.Context, grantType string) (context.
 	if s.tracer == nil {
 		return ctx, noopSpan
 	}
-	return s.tracer.Start(ctx, "grant "+grantType, trace.WithAttributes(attrGrantType.String(grantType)))
+	// Attributes only on a recording span: a sampled-out request should
+	// not pay for building them.
+	ctx, span := s.tracer.Start(ctx, "grant "+grantType)
+	if span.IsRecording() {
+		span.SetAttributes(attrGrantType.String(grantType))
+	}
+	return ctx, span
 }
 
 // endGrantSpan ends a grant span with the request's outcome: the RFC error

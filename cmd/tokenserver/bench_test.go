@@ -43,7 +43,7 @@ func obsConfigs() []obsConfig {
 }
 
 // BenchmarkRefreshObservability measures one refresh grant through serve's
-// whole handler stack (the handler serve would listen with: otelhttp, the
+// whole handler stack (the handler serve would listen with: the server-span middleware, the
 // admin API mux, tokenserver with the RED observer, access log and audit
 // sink as wired by runServe) on real PostgreSQL and Redis, with each
 // observability setting off and on. The handler is driven in-process

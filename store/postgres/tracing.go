@@ -46,12 +46,20 @@ func newQueryTracer(tp trace.TracerProvider) queryTracer {
 type spanKey struct{}
 
 // start starts a client span for op under the span in ctx, if there is one.
-func (t queryTracer) start(ctx context.Context, op string, extra ...attribute.KeyValue) context.Context {
+// batch is the number of statements of a batch, 0 for a single statement.
+func (t queryTracer) start(ctx context.Context, op string, batch int) context.Context {
 	if !trace.SpanContextFromContext(ctx).IsValid() {
 		return ctx
 	}
-	attrs := append([]attribute.KeyValue{attrSystem, attribute.String("db.operation", op)}, extra...)
-	ctx, span := t.tracer.Start(ctx, op, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	ctx, span := t.tracer.Start(ctx, op, trace.WithSpanKind(trace.SpanKindClient))
+	// Attributes only on a recording span: a sampled-out request should
+	// not pay for building them.
+	if span.IsRecording() {
+		span.SetAttributes(attrSystem, attribute.String("db.operation", op))
+		if batch > 0 {
+			span.SetAttributes(attribute.Int("db.operation.batch.size", batch))
+		}
+	}
 	return context.WithValue(ctx, spanKey{}, span)
 }
 
@@ -74,7 +82,7 @@ func end(ctx context.Context, err error) {
 }
 
 func (t queryTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	return t.start(ctx, operation(data.SQL))
+	return t.start(ctx, operation(data.SQL), 0)
 }
 
 func (t queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryEndData) {
@@ -82,7 +90,7 @@ func (t queryTracer) TraceQueryEnd(ctx context.Context, _ *pgx.Conn, data pgx.Tr
 }
 
 func (t queryTracer) TraceBatchStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceBatchStartData) context.Context {
-	return t.start(ctx, "BATCH", attribute.Int("db.operation.batch.size", data.Batch.Len()))
+	return t.start(ctx, "BATCH", data.Batch.Len())
 }
 
 func (t queryTracer) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}

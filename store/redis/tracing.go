@@ -37,8 +37,12 @@ func (h tracingHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 			return next(ctx, cmd)
 		}
 		name := cmd.Name()
-		ctx, span := h.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attrSystem, attribute.String("db.operation", name)))
+		ctx, span := h.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient))
+		// Attributes only on a recording span: a sampled-out request
+		// should not pay for building them.
+		if span.IsRecording() {
+			span.SetAttributes(attrSystem, attribute.String("db.operation", name))
+		}
 		err := next(ctx, cmd)
 		endSpan(span, err)
 		return err
@@ -50,14 +54,16 @@ func (h tracingHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) gored
 		if !trace.SpanContextFromContext(ctx).IsValid() {
 			return next(ctx, cmds)
 		}
-		names := make([]string, len(cmds))
-		for i, c := range cmds {
-			names[i] = c.Name()
-		}
-		ctx, span := h.tracer.Start(ctx, "pipeline", trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attrSystem, attribute.String("db.operation", "pipeline"),
+		ctx, span := h.tracer.Start(ctx, "pipeline", trace.WithSpanKind(trace.SpanKindClient))
+		if span.IsRecording() {
+			names := make([]string, len(cmds))
+			for i, c := range cmds {
+				names[i] = c.Name()
+			}
+			span.SetAttributes(attrSystem, attribute.String("db.operation", "pipeline"),
 				attribute.Int("db.operation.batch.size", len(cmds)),
-				attribute.StringSlice("db.redis.commands", names)))
+				attribute.StringSlice("db.redis.commands", names))
+		}
 		err := next(ctx, cmds)
 		endSpan(span, err)
 		return err
