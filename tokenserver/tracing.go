@@ -35,17 +35,27 @@ func newTracer(tp trace.TracerProvider) trace.Tracer {
 // startSpan starts an internal span under the one in ctx. With tracing off
 // it returns ctx unchanged and noopSpan, allocating nothing.
 func (s *Server) startSpan(ctx context.Context, name string) (context.Context, trace.Span) {
-	if s.tracer == nil {
+	if s.tracer == nil || sampledOut(ctx) {
 		return ctx, noopSpan
 	}
 	return s.tracer.Start(ctx, name)
+}
+
+// sampledOut reports whether ctx carries a span that does not record: its
+// children would not record either (parent-based and trace-id-ratio
+// samplers decide once per trace), so they are not started at all and a
+// sampled-out request pays almost nothing for tracing. Without any span in
+// ctx (a caller that did not wrap Handler) spans start as roots.
+func sampledOut(ctx context.Context) bool {
+	span := trace.SpanFromContext(ctx)
+	return span.SpanContext().IsValid() && !span.IsRecording()
 }
 
 // startGrantSpan starts the span of one token request's grant: "grant
 // password", "grant refresh_token", ... or "grant other" for a grant_type
 // the server does not implement (the raw value is attacker-chosen).
 func (s *Server) startGrantSpan(ctx context.Context, grantType string) (context.Context, trace.Span) {
-	if s.tracer == nil {
+	if s.tracer == nil || sampledOut(ctx) {
 		return ctx, noopSpan
 	}
 	// Attributes only on a recording span: a sampled-out request should

@@ -39,6 +39,11 @@ func obsConfigs() []obsConfig {
 		{name: "tracing10", sampler: "0.1"},
 		{name: "all100", metrics: true, audit: true, access: true, sampler: "on"},
 		{name: "all10", metrics: true, audit: true, access: true, sampler: "0.1"},
+		// Issue 11's target names metrics, tracing and audit (the access
+		// log is a switch of its own): at 10 % and at 1 % sampling.
+		{name: "metricsaudit", metrics: true, audit: true},
+		{name: "target10", metrics: true, audit: true, sampler: "0.1"},
+		{name: "target1", metrics: true, audit: true, sampler: "0.01"},
 	}
 }
 

@@ -42,14 +42,14 @@ func (o hashObserver) span(ctx context.Context, name string, start time.Time, at
 }
 
 func (o hashObserver) Admitted(ctx context.Context, start time.Time, waited time.Duration) {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !trace.SpanFromContext(ctx).IsRecording() {
 		return
 	}
 	o.span(ctx, spanQueueWait, start).End(trace.WithTimestamp(start.Add(waited)))
 }
 
 func (o hashObserver) Shed(ctx context.Context, cause string, start time.Time, waited time.Duration) {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !trace.SpanFromContext(ctx).IsRecording() {
 		return
 	}
 	span := o.span(ctx, spanQueueWait, start, attribute.String("password.shed_cause", cause))
@@ -58,7 +58,7 @@ func (o hashObserver) Shed(ctx context.Context, cause string, start time.Time, w
 }
 
 func (o hashObserver) Hashed(ctx context.Context, start time.Time, d time.Duration) {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !trace.SpanFromContext(ctx).IsRecording() {
 		return
 	}
 	o.span(ctx, spanHash, start).End(trace.WithTimestamp(start.Add(d)))

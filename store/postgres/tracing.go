@@ -45,10 +45,13 @@ func newQueryTracer(tp trace.TracerProvider) queryTracer {
 // return the caller's).
 type spanKey struct{}
 
-// start starts a client span for op under the span in ctx, if there is one.
+// start starts a client span for op under the span in ctx, if that one
+// records. A sampled-out parent's children would be sampled out too
+// (parent-based and trace-id-ratio samplers decide once per trace), so none
+// is started: a sampled-out request pays nothing here.
 // batch is the number of statements of a batch, 0 for a single statement.
 func (t queryTracer) start(ctx context.Context, op string, batch int) context.Context {
-	if !trace.SpanContextFromContext(ctx).IsValid() {
+	if !trace.SpanFromContext(ctx).IsRecording() {
 		return ctx
 	}
 	ctx, span := t.tracer.Start(ctx, op, trace.WithSpanKind(trace.SpanKindClient))

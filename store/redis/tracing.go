@@ -33,7 +33,7 @@ func (h tracingHook) DialHook(next goredis.DialHook) goredis.DialHook { return n
 
 func (h tracingHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		if !trace.SpanContextFromContext(ctx).IsValid() {
+		if !trace.SpanFromContext(ctx).IsRecording() {
 			return next(ctx, cmd)
 		}
 		name := cmd.Name()
@@ -51,7 +51,7 @@ func (h tracingHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 
 func (h tracingHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		if !trace.SpanContextFromContext(ctx).IsValid() {
+		if !trace.SpanFromContext(ctx).IsRecording() {
 			return next(ctx, cmds)
 		}
 		ctx, span := h.tracer.Start(ctx, "pipeline", trace.WithSpanKind(trace.SpanKindClient))
