@@ -54,17 +54,17 @@ func TestAccessLogRecord(t *testing.T) {
 	}
 }
 
-// TestAccessLogServe: `serve` writes one access line per request, with the
-// route name and never the query string or a header, and none with
-// --access-log=false.
+// TestAccessLogServe: with --access-log `serve` writes one access line per
+// request, with the route name and never the query string or a header, and
+// none by default.
 func TestAccessLogServe(t *testing.T) {
 	tests := []struct {
 		name      string
 		accessLog string
 		wantLines int
 	}{
-		{name: "default on", wantLines: 2},
-		{name: "off", accessLog: "false", wantLines: 0},
+		{name: "on", accessLog: "true", wantLines: 2},
+		{name: "default off", wantLines: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -107,7 +107,7 @@ func parseServeConfig(e env, args []string) (*serveConfig, error) {
 	fs.BoolVar(&c.adminAPI, "admin-api", true, "serve the admin API under /admin/v1/ (bearer tokens of an admin client, scope admin or admin:users|clients|keys)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
-	fs.BoolVar(&c.accessLog, "access-log", true, "log one info line per request (method, route, status, duration, client id, error code, trace id)")
+	fs.BoolVar(&c.accessLog, "access-log", false, "log one info line per request (method, route, status, duration, client id, error code, trace id)")
 	fs.DurationVar(&c.drainDelay, "drain-delay", 5*time.Second, "after SIGTERM: /readyz answers 503 at once and requests are still served this long, so load balancers stop sending first; then the shutdown")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 15*time.Second, "after the drain delay: how long in-flight requests may take to finish")
 	c.metrics.register(fs)
