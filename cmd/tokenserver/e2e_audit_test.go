@@ -116,7 +116,19 @@ func TestAuditLogEndToEnd(t *testing.T) {
 		events, _ := readAuditLog(t, logPath)
 		return len(events) >= len(served)
 	})
+	// A readiness probe reports each dependency into dependency_up.
+	if code := httpStatus(t, s.URL+"/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz = %d", code)
+	}
 	after := scrapeMetrics(t, metricsURL)
+	for _, dep := range []string{"postgres", "redis"} {
+		if v := after.value("tokenserver_dependency_up", map[string]string{"dependency": dep}); v != 1 {
+			t.Errorf("tokenserver_dependency_up{dependency=%q} = %v after a ready probe, want 1", dep, v)
+		}
+	}
+	if _, ok := after.metric("tokenserver_dependency_up", map[string]string{"dependency": "other"}); ok {
+		t.Error("the signing-key check made a dependency_up series")
+	}
 	mustRunCLI(t, env, "", "user", "disable", "alice", "--audit-log", logPath)
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
